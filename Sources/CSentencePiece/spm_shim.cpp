@@ -1,0 +1,96 @@
+#include "spm_shim.h"
+
+#include <sentencepiece_processor.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+struct spm_handle {
+    sentencepiece::SentencePieceProcessor processor;
+};
+
+static void write_error(char *error, size_t capacity, const std::string &message) {
+    if (error == nullptr || capacity == 0) return;
+    size_t n = message.size() < capacity - 1 ? message.size() : capacity - 1;
+    std::memcpy(error, message.data(), n);
+    error[n] = '\0';
+}
+
+static int copy_out(const std::string &s, char **text, size_t *length) {
+    char *buffer = static_cast<char *>(std::malloc(s.size() + 1));
+    if (buffer == nullptr) return -1;
+    std::memcpy(buffer, s.data(), s.size());
+    buffer[s.size()] = '\0';
+    *text = buffer;
+    *length = s.size();
+    return 0;
+}
+
+extern "C" {
+
+spm_handle *spm_load(const char *path, char *error, size_t error_capacity) {
+    spm_handle *handle = new (std::nothrow) spm_handle();
+    if (handle == nullptr) {
+        write_error(error, error_capacity, "out of memory");
+        return nullptr;
+    }
+    const auto status = handle->processor.Load(path);
+    if (!status.ok()) {
+        write_error(error, error_capacity, status.ToString());
+        delete handle;
+        return nullptr;
+    }
+    return handle;
+}
+
+void spm_free(spm_handle *handle) { delete handle; }
+
+int32_t spm_piece_count(const spm_handle *h) { return h->processor.GetPieceSize(); }
+int32_t spm_bos_id(const spm_handle *h) { return h->processor.bos_id(); }
+int32_t spm_eos_id(const spm_handle *h) { return h->processor.eos_id(); }
+int32_t spm_unk_id(const spm_handle *h) { return h->processor.unk_id(); }
+int32_t spm_pad_id(const spm_handle *h) { return h->processor.pad_id(); }
+
+static bool in_range(const spm_handle *h, int32_t id) {
+    return id >= 0 && id < h->processor.GetPieceSize();
+}
+
+int spm_is_byte(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsByte(id); }
+int spm_is_control(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsControl(id); }
+int spm_is_unknown(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsUnknown(id); }
+
+int spm_encode(const spm_handle *h, const char *text, size_t length, int32_t **ids, size_t *count) {
+    std::vector<int> out;
+    const auto status = h->processor.Encode(std::string(text, length), &out);
+    if (!status.ok()) return -1;
+    int32_t *buffer = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * (out.size() + 1)));
+    if (buffer == nullptr) return -1;
+    for (size_t i = 0; i < out.size(); ++i) buffer[i] = out[i];
+    *ids = buffer;
+    *count = out.size();
+    return 0;
+}
+
+int spm_decode(const spm_handle *h, const int32_t *ids, size_t count, char **text, size_t *length) {
+    std::vector<int> in(count);
+    for (size_t i = 0; i < count; ++i) {
+        if (!in_range(h, ids[i])) return -1;
+        in[i] = ids[i];
+    }
+    std::string out;
+    const auto status = h->processor.Decode(in, &out);
+    if (!status.ok()) return -1;
+    return copy_out(out, text, length);
+}
+
+int spm_id_to_piece(const spm_handle *h, int32_t id, char **text, size_t *length) {
+    if (!in_range(h, id)) return -1;
+    return copy_out(h->processor.IdToPiece(id), text, length);
+}
+
+void spm_free_buffer(void *buffer) { std::free(buffer); }
+
+}

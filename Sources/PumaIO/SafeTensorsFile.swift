@@ -1,0 +1,166 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Element types a safetensors tensor may have; all are widened to `Float` on read.
+public enum TensorDType: String, Sendable, CaseIterable {
+    case f32 = "F32"
+    case f16 = "F16"
+    case bf16 = "BF16"
+
+    public var byteCount: Int {
+        switch self {
+        case .f32: return 4
+        case .f16, .bf16: return 2
+        }
+    }
+}
+
+/// Where one tensor lives inside a safetensors file.
+public struct TensorInfo: Sendable, Equatable {
+    public let name: String
+    public let dtype: TensorDType
+    public let shape: [Int]
+    /// Byte range relative to the start of the data area (after the header).
+    public let byteRange: Range<Int>
+
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A memory-mapped `.safetensors` file: an 8-byte little-endian header length, a JSON header
+/// describing each tensor, then the raw data area. The header is fully validated on open (offsets
+/// inside the data area, sizes matching shape × dtype, no overlaps); tensor bytes are read from the
+/// mapping only when a tensor is asked for, so opening a 13 GB shard costs no memory.
+public final class SafeTensorsFile: @unchecked Sendable {
+    public let path: String
+    public let tensors: [String: TensorInfo]
+    private let base: UnsafeRawPointer
+    private let mappedSize: Int
+    private let dataOffset: Int
+
+    public init(url: URL) throws {
+        path = url.path
+        guard FileManager.default.fileExists(atPath: path) else { throw PumaIOError.missingFile(path) }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw PumaIOError.unreadableFile(path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PumaIOError.unreadableFile(path, reason: String(cString: strerror(errno))) }
+        let size = Int(st.st_size)
+        guard size >= 8 else {
+            throw PumaIOError.corruptSafetensors(file: path, reason: "file has \(size) bytes, shorter than the 8-byte header length")
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw PumaIOError.unreadableFile(path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        let pointer = UnsafeRawPointer(mapped)
+        do {
+            let headerLength = UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+            guard headerLength <= UInt64(size - 8) else {
+                throw PumaIOError.corruptSafetensors(file: path, reason: "header length \(headerLength) exceeds the file size \(size)")
+            }
+            let header = Data(bytes: pointer + 8, count: Int(headerLength))
+            tensors = try Self.parseHeader(header, dataSize: size - 8 - Int(headerLength), path: path)
+            dataOffset = 8 + Int(headerLength)
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+        base = pointer
+        mappedSize = size
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
+
+    /// The tensor's values widened to Float, in row-major order.
+    public func floats(_ name: String) throws -> [Float] {
+        guard let info = tensors[name] else { throw PumaIOError.missingTensor(name) }
+        let source = base + dataOffset + info.byteRange.lowerBound
+        let count = info.elementCount
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            switch info.dtype {
+            case .f32:
+                for i in 0..<count {
+                    out[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                }
+            case .f16:
+                for i in 0..<count {
+                    out[i] = halfToFloat(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                }
+            case .bf16:
+                for i in 0..<count {
+                    out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                }
+            }
+            initialized = count
+        }
+    }
+
+    static func parseHeader(_ header: Data, dataSize: Int, path: String) throws -> [String: TensorInfo] {
+        func corrupt(_ reason: String) -> PumaIOError { .corruptSafetensors(file: path, reason: reason) }
+        guard let object = try? JSONSerialization.jsonObject(with: header), let entries = object as? [String: Any] else {
+            throw corrupt("header is not a JSON object")
+        }
+        var result: [String: TensorInfo] = [:]
+        for (name, value) in entries where name != "__metadata__" {
+            guard let entry = value as? [String: Any] else { throw corrupt("entry '\(name)' is not an object") }
+            guard let dtypeName = entry["dtype"] as? String else { throw corrupt("tensor '\(name)' has no dtype") }
+            guard let dtype = TensorDType(rawValue: dtypeName) else {
+                throw PumaIOError.unsupportedDType(file: path, tensor: name, dtype: dtypeName)
+            }
+            guard let shape = integers(entry["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
+                throw corrupt("tensor '\(name)' has no valid shape")
+            }
+            guard let offsets = integers(entry["data_offsets"]), offsets.count == 2 else {
+                throw corrupt("tensor '\(name)' has no valid data_offsets")
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, begin <= end, end <= dataSize else {
+                throw corrupt("tensor '\(name)' data_offsets [\(begin), \(end)] lie outside the data area of \(dataSize) bytes")
+            }
+            var bytes: Int? = dtype.byteCount
+            for d in shape {
+                if let b = bytes { let (p, o) = b.multipliedReportingOverflow(by: d); bytes = o ? nil : p }
+            }
+            guard let needed = bytes, needed == end - begin else {
+                throw corrupt("tensor '\(name)' spans \(end - begin) bytes but shape \(shape) of \(dtypeName) needs \(bytes.map(String.init) ?? "more than Int.max")")
+            }
+            result[name] = TensorInfo(name: name, dtype: dtype, shape: shape, byteRange: begin..<end)
+        }
+        let ordered = result.values.filter { !$0.byteRange.isEmpty }.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }
+        for (a, b) in zip(ordered, ordered.dropFirst()) where b.byteRange.lowerBound < a.byteRange.upperBound {
+            throw corrupt("tensors '\(a.name)' and '\(b.name)' overlap")
+        }
+        return result
+    }
+
+    private static func integers(_ value: Any?) -> [Int]? {
+        guard let list = value as? [Any] else { return nil }
+        var out: [Int] = []
+        for item in list {
+            guard let number = item as? NSNumber, let exact = Int(exactly: number.doubleValue) else { return nil }
+            out.append(exact)
+        }
+        return out
+    }
+}
+
+/// IEEE 754 binary16 → binary32, exact for every input (subnormals, infinities, NaN).
+@inline(__always)
+public func halfToFloat(_ h: UInt16) -> Float {
+    let sign = UInt32(h & 0x8000) << 16
+    let exponent = UInt32(h >> 10) & 0x1F
+    let mantissa = UInt32(h & 0x3FF)
+    if exponent == 0 {
+        // Zero or subnormal: mantissa × 2^-24.
+        let magnitude = Float(mantissa) * 0x1p-24
+        return sign == 0 ? magnitude : -magnitude
+    }
+    if exponent == 0x1F {
+        return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
+    }
+    return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+}

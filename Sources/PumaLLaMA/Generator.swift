@@ -1,0 +1,91 @@
+import PumaIO
+
+/// Anything that, fed tokens at consecutive positions, proposes the token that follows the last
+/// one: the plaintext transformer with a sampler, or (later) the secure engine.
+public protocol NextTokenPredictor {
+    /// Appends `tokens` to the context and returns the chosen next token.
+    mutating func feed(_ tokens: [Int32]) throws -> Int32
+}
+
+/// The plaintext transformer plus a sampler, as a `NextTokenPredictor`.
+public struct PlainPredictor: NextTokenPredictor {
+    public let transformer: PlainTransformer
+    public private(set) var cache: PlainTransformer.KVCache
+    public var sampler: Sampler
+    /// Logits of the most recent position (for comparisons and evaluation).
+    public private(set) var lastLogits: [Float] = []
+
+    public init(transformer: PlainTransformer, sampler: Sampler) {
+        self.transformer = transformer
+        self.sampler = sampler
+        cache = transformer.makeCache()
+    }
+
+    public mutating func feed(_ tokens: [Int32]) throws -> Int32 {
+        for token in tokens { lastLogits = transformer.forward(token: token, cache: &cache) }
+        return sampler.sample(lastLogits)
+    }
+}
+
+/// Why generation ended.
+public enum StopReason: String, Sendable {
+    case endOfSequence = "eos"
+    case maxTokens = "max_tokens"
+    case contextFull = "context_full"
+}
+
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case promptTooLong(tokens: Int, context: Int)
+    case invalidTokenId(Int32, vocabulary: Int)
+
+    public var description: String {
+        switch self {
+        case .promptTooLong(let tokens, let context):
+            return "the prompt is \(tokens) tokens (with BOS) but the model's context holds \(context) positions"
+        case .invalidTokenId(let id, let vocabulary):
+            return "token id \(id) is outside the model's vocabulary of \(vocabulary)"
+        }
+    }
+}
+
+/// The generation loop shared by every mode: feed the prompt, then feed each chosen token back,
+/// until EOS, `maxTokens`, or the context is full. `onToken` sees each new token as it comes.
+public struct Generator {
+    public let maxPositions: Int
+    public let vocabularySize: Int
+    public let eosId: Int32?
+
+    public init(maxPositions: Int, vocabularySize: Int, eosId: Int32?) {
+        self.maxPositions = maxPositions
+        self.vocabularySize = vocabularySize
+        self.eosId = eosId
+    }
+
+    /// Checks that a prompt (BOS included) fits the context and the vocabulary.
+    public func validate(prompt: [Int32]) throws {
+        if prompt.count > maxPositions { throw GenerationError.promptTooLong(tokens: prompt.count, context: maxPositions) }
+        if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
+            throw GenerationError.invalidTokenId(bad, vocabulary: vocabularySize)
+        }
+    }
+
+    /// Returns the new tokens (not the prompt) and why generation stopped.
+    public func run<P: NextTokenPredictor>(
+        _ predictor: inout P, prompt: [Int32], maxTokens: Int, stopAtEOS: Bool = true,
+        onToken: (Int32) throws -> Void = { _ in }
+    ) throws -> (tokens: [Int32], stop: StopReason) {
+        try validate(prompt: prompt)
+        guard maxTokens > 0 else { return ([], .maxTokens) }
+        var generated: [Int32] = []
+        var next = try predictor.feed(prompt)
+        while true {
+            generated.append(next)
+            try onToken(next)
+            if stopAtEOS, next == eosId { return (generated, .endOfSequence) }
+            if generated.count >= maxTokens { return (generated, .maxTokens) }
+            // The token just chosen goes to position prompt.count + generated.count - 1.
+            if prompt.count + generated.count > maxPositions { return (generated, .contextFull) }
+            next = try predictor.feed([next])
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+import PumaIO
+
+/// A model directory opened for generation: configuration, Float32 weights and tokenizer.
+public struct LlamaModel: Sendable {
+    public let directory: URL
+    public let configuration: LlamaConfiguration
+    public let weights: LlamaWeights
+    public let tokenizer: Tokenizer
+
+    public init(directory: URL) throws {
+        let checkpoint = try Checkpoint(directory: directory)
+        self.directory = directory
+        configuration = checkpoint.configuration
+        weights = try LlamaWeights(checkpoint: checkpoint)
+        tokenizer = try Tokenizer(url: directory.appendingPathComponent("tokenizer.model"))
+        if tokenizer.pieceCount > configuration.vocabSize {
+            throw PumaIOError.invalidValue(file: "config.json", key: "vocab_size",
+                reason: "\(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.pieceCount) pieces")
+        }
+    }
+}

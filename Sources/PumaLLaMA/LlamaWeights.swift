@@ -1,0 +1,94 @@
+import PumaIO
+
+/// One transformer block's weights, row-major, Hugging Face `[out, in]` layout for projections.
+public struct LlamaLayerWeights: Sendable {
+    /// [dim]
+    public var inputNorm: [Float]
+    /// [heads*headDim, dim]
+    public var wq: [Float]
+    /// [kvHeads*headDim, dim]
+    public var wk: [Float]
+    /// [kvHeads*headDim, dim]
+    public var wv: [Float]
+    /// [dim, heads*headDim]
+    public var wo: [Float]
+    /// [dim]
+    public var postAttentionNorm: [Float]
+    /// [ffn, dim]
+    public var wGate: [Float]
+    /// [ffn, dim]
+    public var wUp: [Float]
+    /// [dim, ffn]
+    public var wDown: [Float]
+}
+
+/// All weights of a LLaMA model as Float32, bound strictly from a checkpoint: every expected
+/// tensor present with its exact shape, no tensor left unused.
+public struct LlamaWeights: Sendable {
+    /// [vocab, dim]
+    public var embedding: [Float]
+    public var layers: [LlamaLayerWeights]
+    /// [dim]
+    public var finalNorm: [Float]
+    /// [vocab, dim]; the embedding matrix when the checkpoint ties them.
+    public var lmHead: [Float]
+
+    /// The tensor names and shapes a checkpoint with `config` must contain.
+    public static func expectedTensors(_ config: LlamaConfiguration) -> [(name: String, shape: [Int])] {
+        let (d, f, v) = (config.hiddenSize, config.intermediateSize, config.vocabSize)
+        let q = config.numAttentionHeads * config.headDim
+        let kv = config.numKeyValueHeads * config.headDim
+        var list: [(String, [Int])] = [("model.embed_tokens.weight", [v, d])]
+        for l in 0..<config.numHiddenLayers {
+            let p = "model.layers.\(l)."
+            list += [
+                (p + "input_layernorm.weight", [d]),
+                (p + "self_attn.q_proj.weight", [q, d]),
+                (p + "self_attn.k_proj.weight", [kv, d]),
+                (p + "self_attn.v_proj.weight", [kv, d]),
+                (p + "self_attn.o_proj.weight", [d, q]),
+                (p + "post_attention_layernorm.weight", [d]),
+                (p + "mlp.gate_proj.weight", [f, d]),
+                (p + "mlp.up_proj.weight", [f, d]),
+                (p + "mlp.down_proj.weight", [d, f]),
+            ]
+        }
+        list.append(("model.norm.weight", [d]))
+        list.append(("lm_head.weight", [v, d]))
+        return list.map { (name: $0.0, shape: $0.1) }
+    }
+
+    /// Binds every tensor of `checkpoint`. `lm_head.weight` may be absent only when embeddings are tied.
+    public init(checkpoint: Checkpoint) throws {
+        let config = checkpoint.configuration
+        let expected = Self.expectedTensors(config)
+        let expectedNames = Set(expected.map(\.name))
+        // Older exports carry RoPE's inverse frequencies as a buffer; it is derived from the config.
+        let unexpected = checkpoint.tensorNames.filter { !expectedNames.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") }
+        if !unexpected.isEmpty { throw PumaIOError.unexpectedTensors(unexpected) }
+        var shapes: [String: [Int]] = [:]
+        for (name, shape) in expected { shapes[name] = shape }
+        func load(_ name: String) throws -> [Float] { try checkpoint.floats(name, shape: shapes[name]!) }
+
+        embedding = try load("model.embed_tokens.weight")
+        layers = try (0..<config.numHiddenLayers).map { l in
+            let p = "model.layers.\(l)."
+            return LlamaLayerWeights(
+                inputNorm: try load(p + "input_layernorm.weight"),
+                wq: try load(p + "self_attn.q_proj.weight"),
+                wk: try load(p + "self_attn.k_proj.weight"),
+                wv: try load(p + "self_attn.v_proj.weight"),
+                wo: try load(p + "self_attn.o_proj.weight"),
+                postAttentionNorm: try load(p + "post_attention_layernorm.weight"),
+                wGate: try load(p + "mlp.gate_proj.weight"),
+                wUp: try load(p + "mlp.up_proj.weight"),
+                wDown: try load(p + "mlp.down_proj.weight"))
+        }
+        finalNorm = try load("model.norm.weight")
+        if checkpoint.info("lm_head.weight") == nil && config.tieWordEmbeddings {
+            lmHead = embedding
+        } else {
+            lmHead = try load("lm_head.weight")
+        }
+    }
+}
