@@ -27,8 +27,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "PumaIOTests", dependencies: ["PumaIO"]),
-        .testTarget(name: "PumaLLaMATests", dependencies: ["PumaIO", "PumaLLaMA"]),
+        // One test target: its dependency on the executable makes `swift test` build `puma` for the CLI tests.
+        .testTarget(name: "PumaTests", dependencies: ["PumaIO", "PumaLLaMA", "puma"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -88,7 +88,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 }
             case .f16:
                 for i in 0..<count {
-                    out[i] = halfToFloat(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    out[i] = Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
                 }
             case .bf16:
                 for i in 0..<count {
@@ -146,21 +146,4 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         return out
     }
-}
-
-/// IEEE 754 binary16 → binary32, exact for every input (subnormals, infinities, NaN).
-@inline(__always)
-public func halfToFloat(_ h: UInt16) -> Float {
-    let sign = UInt32(h & 0x8000) << 16
-    let exponent = UInt32(h >> 10) & 0x1F
-    let mantissa = UInt32(h & 0x3FF)
-    if exponent == 0 {
-        // Zero or subnormal: mantissa × 2^-24.
-        let magnitude = Float(mantissa) * 0x1p-24
-        return sign == 0 ? magnitude : -magnitude
-    }
-    if exponent == 0x1F {
-        return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
-    }
-    return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
 }

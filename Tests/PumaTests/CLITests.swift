@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// Runs the built `puma` executable (a sibling of the test bundle) and captures its output.
+struct PumaProcess {
+    static let executable: URL = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // On Linux the test binary is `.build/<config>/pumaPackageTests.xctest`.
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("puma")
+    }()
+
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    init(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.currentDirectoryURL = Fixtures.packageRoot
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+}
+
+@Suite("puma command line")
+struct CLITests {
+    /// A failing run: non-zero exit, nothing on stdout, and a one-line error containing `message`.
+    func expectFailure(_ arguments: [String], _ message: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let run = try PumaProcess(arguments)
+        #expect(run.status != 0, "exit status for \(arguments)", sourceLocation: sourceLocation)
+        #expect(run.stdout.isEmpty, sourceLocation: sourceLocation)
+        let errorLines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        #expect(errorLines.count == 1, "stderr: \(run.stderr)", sourceLocation: sourceLocation)
+        #expect(run.stderr.contains(message), "stderr: \(run.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test("bad options and files give one clear line and a non-zero exit")
+    func badInput() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try expectFailure(["generate", "--model", dir.appendingPathComponent("none").path, "--prompt", "x"], "missing file: model directory")
+        try expectFailure(["generate", "--model", dir.path, "--prompt", "x"], "missing file: \(dir.path)/config.json")
+        try expectFailure(["generate", "--prompt", "x", "--top-p", "1.5"], "--top-p must lie in (0, 1]")
+        try expectFailure(["generate", "--prompt", "x", "--temperature=-1"], "--temperature must be a finite number ≥ 0")
+        try expectFailure(["generate", "--prompt", "x", "--max-tokens=-3"], "--max-tokens must be ≥ 0")
+        try expectFailure(["generate", "--prompt", "x", "--mode", "fast"], "--mode")
+        try expectFailure(["generate", "--prompt", "x", "--mode", "secure"], "--mode secure is not available yet")
+
+        // A model whose tokenizer is missing, then one whose context is shorter than the prompt.
+        try TinyModel.write(to: dir, dtype: .bf16, seed: 5)
+        try expectFailure(["generate", "--model", dir.path, "--prompt", "x"], "missing file: \(dir.path)/tokenizer.model")
+        if Fixtures.hasSharedModels {
+            try FileManager.default.copyItem(at: Fixtures.stories.appendingPathComponent("tokenizer.model"),
+                                             to: dir.appendingPathComponent("tokenizer.model"))
+            try expectFailure(["generate", "--model", dir.path, "--prompt", "a"], "vocab_size")
+            var config = try Fixtures.json(Fixtures.stories.appendingPathComponent("config.json"))
+            config["max_position_embeddings"] = 8
+            try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
+            try FileManager.default.removeItem(at: dir.appendingPathComponent("model.safetensors.index.json"))
+            for shard in ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"] {
+                try? FileManager.default.removeItem(at: dir.appendingPathComponent(shard))
+                try FileManager.default.copyItem(at: Fixtures.stories.appendingPathComponent(shard), to: dir.appendingPathComponent(shard))
+            }
+            try expectFailure(["generate", "--model", dir.path, "--prompt", "Once upon a time there was a girl"],
+                              "the prompt is 11 tokens (with BOS) but the model's context holds 8 positions")
+        }
+    }
+
+    @Test("generate streams decode(ids) to stdout and writes the JSON report",
+          .enabled(if: Fixtures.hasSharedModels, Comment(rawValue: Fixtures.sharedModelsMissing)))
+    func generateReport() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reportURL = dir.appendingPathComponent("report.json")
+        let run = try PumaProcess(["generate", "--model", Fixtures.stories.path, "--prompt", "Lily wanted to",
+                                   "--max-tokens", "48", "--ignore-eos", "--mode", "plain", "--report-json", reportURL.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try Fixtures.json(reportURL)
+        let golden = (try Fixtures.json(Fixtures.stories.appendingPathComponent("golden.json"))["greedy"] as! [[String: Any]])
+            .first { $0["prompt"] as? String == "Lily wanted to" }!
+        #expect(report["ids"] as? [Int] == golden["ids"] as? [Int])
+        #expect(report["text"] as? String == golden["text"] as? String)
+        #expect(run.stdout == (golden["text"] as! String) + "\n")
+        #expect(report["mode"] as? String == "plain")
+        #expect(report["prompt"] as? String == "Lily wanted to")
+        #expect(report["prompt_tokens"] as? Int == 5)
+        #expect(report["generated_tokens"] as? Int == 48)
+        #expect(((report["total"] as? [String: Any])?["wall_seconds"] as? Double ?? -1) > 0)
+        // Only the text goes to stdout: the timing line is on stderr.
+        #expect(run.stderr.contains("tokens/s"))
+    }
+
+    @Test("inspect describes the checkpoint", .enabled(if: Fixtures.hasSharedModels, Comment(rawValue: Fixtures.sharedModelsMissing)))
+    func inspect() throws {
+        let run = try PumaProcess(["inspect", "--model", Fixtures.stories.path])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("layers 5, hidden 64, intermediate 172, heads 8, kv heads 4, head dim 8"))
+        #expect(run.stdout.contains("tensors 48 (F32 48)"))
+        #expect(run.stdout.contains("260032 used by the transformer"))
+        #expect(run.stdout.contains("tokenizer 512 pieces"))
+    }
+}
