@@ -16,6 +16,12 @@ let package = Package(
             name: "CSentencePiece",
             linkerSettings: [.linkedLibrary("sentencepiece")]
         ),
+        // AES-128 (AES-NI) for the PRG and the wrapping UInt64 GEMM.
+        .target(name: "CPumaKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // Ring and fixed-point arithmetic, PRG, ring matrix products.
+        .target(name: "PumaCore", dependencies: ["CPumaKernels"]),
+        // Three-party replicated secret sharing: parties, transport, ledger, protocols.
+        .target(name: "PumaMPC", dependencies: ["PumaCore"]),
         // Checkpoint, configuration and tokenizer I/O. No MPC imports.
         .target(name: "PumaIO", dependencies: ["CSentencePiece"]),
         // Plaintext reference transformer, sampling and the generation loop.
@@ -28,7 +34,7 @@ let package = Package(
             ]
         ),
         // One test target: its dependency on the executable makes `swift test` build `puma` for the CLI tests.
-        .testTarget(name: "PumaTests", dependencies: ["PumaIO", "PumaLLaMA", "puma"]),
+        .testTarget(name: "PumaTests", dependencies: ["PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA", "puma"]),
     ],
     cxxLanguageStandard: .cxx17
 )

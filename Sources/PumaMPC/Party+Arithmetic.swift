@@ -1,0 +1,115 @@
+import PumaCore
+
+/// Arithmetic on replicated shares (Araki et al. 2016; ABY3 §3).
+extension Party {
+    // MARK: Local operations (0 rounds, 0 bytes, exact)
+
+    public func add(_ x: ArithmeticShares, _ y: ArithmeticShares) -> ArithmeticShares {
+        ArithmeticShares(first: Words.add(x.first, y.first), second: Words.add(x.second, y.second))
+    }
+
+    public func sub(_ x: ArithmeticShares, _ y: ArithmeticShares) -> ArithmeticShares {
+        ArithmeticShares(first: Words.sub(x.first, y.first), second: Words.sub(x.second, y.second))
+    }
+
+    public func neg(_ x: ArithmeticShares) -> ArithmeticShares {
+        ArithmeticShares(first: Words.neg(x.first), second: Words.neg(x.second))
+    }
+
+    /// x + c for a public vector c (added to component 0).
+    public func addPublic(_ x: ArithmeticShares, _ c: [UInt64]) -> ArithmeticShares {
+        add(x, publicShares(c))
+    }
+
+    /// x + c for a public scalar c.
+    public func addPublic(_ x: ArithmeticShares, _ c: UInt64) -> ArithmeticShares {
+        addPublic(x, [UInt64](repeating: c, count: x.count))
+    }
+
+    /// c · x for a public ring scalar (an integer, or a fixed-point constant followed by truncation).
+    public func mulPublic(_ x: ArithmeticShares, _ c: UInt64) -> ArithmeticShares {
+        ArithmeticShares(first: Words.scale(x.first, by: c), second: Words.scale(x.second, by: c))
+    }
+
+    /// c ⊙ x element-wise for a public vector c.
+    public func mulPublic(_ x: ArithmeticShares, _ c: [UInt64]) -> ArithmeticShares {
+        ArithmeticShares(first: Words.mul(x.first, c), second: Words.mul(x.second, c))
+    }
+
+    /// X[m×k] · W for a public matrix W ([k×n], or [n×k] when `transposeW`).
+    public func matmulPublic(_ x: ArithmeticShares, _ w: [UInt64], m: Int, k: Int, n: Int, transposeW: Bool = false) -> ArithmeticShares {
+        ArithmeticShares(first: RingMatrix.multiply(x.first, w, m: m, k: k, n: n, transposeB: transposeW),
+                         second: RingMatrix.multiply(x.second, w, m: m, k: k, n: n, transposeB: transposeW))
+    }
+
+    /// Sums of consecutive groups of `groupSize` elements ([rows × groupSize] → [rows]).
+    public func sumGroups(_ x: ArithmeticShares, groupSize: Int) -> ArithmeticShares {
+        precondition(groupSize > 0 && x.count % groupSize == 0, "sumGroups: \(x.count) is not a multiple of \(groupSize)")
+        func sums(_ v: [UInt64]) -> [UInt64] {
+            (0..<(v.count / groupSize)).map { r in v[(r * groupSize)..<((r + 1) * groupSize)].reduce(0, &+) }
+        }
+        return ArithmeticShares(first: sums(x.first), second: sums(x.second))
+    }
+
+    // MARK: Products (1 round)
+
+    /// Turns Pi's additive share z_i of a product into replicated shares: adds a fresh zero-share α_i
+    /// (without it the reshared value leaks the inputs — CrypTen #518), sends it to P_{i−1} and
+    /// receives z_{i+1} from P_{i+1}. Cost: 1 round, 3n elements.
+    func reshare(_ z: [UInt64]) -> ArithmeticShares {
+        let masked = Words.add(z, zeroShare(z.count))
+        let received = exchange(send: [(.party(previous), masked)], receive: [.party(next)])[0]
+        return ArithmeticShares(first: masked, second: received)
+    }
+
+    /// x ⊙ y over the ring (no truncation: fixed-point products carry 2f fractional bits).
+    /// Cost: 1 round, 3n elements. Exact.
+    public func mul(_ x: ArithmeticShares, _ y: ArithmeticShares) -> ArithmeticShares {
+        scope("mul") { reshare(Words.crossTerms(x.first, x.second, y.first, y.second)) }
+    }
+
+    /// Several independent products in one round (the cost of one `mul` on the total length).
+    public func mul(_ pairs: [(ArithmeticShares, ArithmeticShares)]) -> [ArithmeticShares] {
+        let x = ArithmeticShares.concatenate(pairs.map(\.0))
+        let y = ArithmeticShares.concatenate(pairs.map(\.1))
+        return split(mul(x, y), pairs.map { $0.0.count })
+    }
+
+    /// x² element-wise. Cost: 1 round, 3n elements.
+    public func square(_ x: ArithmeticShares) -> ArithmeticShares {
+        scope("mul") {
+            reshare(x.first.indices.map { i in x.first[i] &* x.first[i] &+ 2 &* x.first[i] &* x.second[i] })
+        }
+    }
+
+    /// X[m×k] · Y over the ring, Y = [k×n] (or [n×k] when `transposeY`). Locally
+    /// Z_i = X_i·(Y_i + Y_{i+1}) + X_{i+1}·Y_i (two ring GEMMs), then one reshare.
+    /// Cost: 1 round, 3·m·n elements. Exact.
+    public func matmul(_ x: ArithmeticShares, _ y: ArithmeticShares, m: Int, k: Int, n: Int, transposeY: Bool = false) -> ArithmeticShares {
+        matmul([(x, y)], m: m, k: k, n: n, transposeY: transposeY)[0]
+    }
+
+    /// A batch of independent matrix products of the same shape (e.g. one per attention head),
+    /// reshared together in one round. Cost: 1 round, 3·batch·m·n elements.
+    public func matmul(_ pairs: [(ArithmeticShares, ArithmeticShares)], m: Int, k: Int, n: Int, transposeY: Bool = false) -> [ArithmeticShares] {
+        scope("matmul") {
+            var local: [UInt64] = []
+            local.reserveCapacity(pairs.count * m * n)
+            for (x, y) in pairs {
+                var z = RingMatrix.multiply(x.first, Words.add(y.first, y.second), m: m, k: k, n: n, transposeB: transposeY)
+                RingMatrix.multiplyAdd(x.second, y.first, into: &z, m: m, k: k, n: n, transposeB: transposeY)
+                local += z
+            }
+            return split(reshare(local), Array(repeating: m * n, count: pairs.count))
+        }
+    }
+
+    /// Splits concatenated shares into consecutive parts of the given sizes.
+    public func split(_ x: ArithmeticShares, _ sizes: [Int]) -> [ArithmeticShares] {
+        var start = 0
+        return sizes.map { size in
+            defer { start += size }
+            return x.slice(start..<(start + size))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Who takes part in a computation: the three computing parties, the client (owns the prompt,
+/// receives outputs) and the model owner (owns the weights).
+public enum Endpoint: Hashable, Sendable, CustomStringConvertible {
+    case party(Int)
+    case client
+    case owner
+
+    public var description: String {
+        switch self {
+        case .party(let i): return "P\(i)"
+        case .client: return "client"
+        case .owner: return "owner"
+        }
+    }
+}
+
+/// Point-to-point, ordered, reliable delivery of ring-element messages for one endpoint.
+/// Protocol code sees only this: replacing the in-memory network by sockets touches nothing above it.
+public protocol Transport: Sendable {
+    /// This endpoint.
+    var local: Endpoint { get }
+    func send(_ words: [UInt64], to: Endpoint)
+    /// Blocks until the next message from `from` arrives.
+    func receive(from: Endpoint) -> [UInt64]
+}
+
+/// An in-process network: one FIFO mailbox per ordered pair of endpoints.
+public final class InMemoryNetwork: @unchecked Sendable {
+    final class Mailbox: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var queue: [[UInt64]] = []
+        private var head = 0
+
+        func put(_ words: [UInt64]) {
+            condition.lock()
+            queue.append(words)
+            condition.signal()
+            condition.unlock()
+        }
+
+        func take() -> [UInt64] {
+            condition.lock()
+            defer { condition.unlock() }
+            while head == queue.count { condition.wait() }
+            let words = queue[head]
+            queue[head] = []
+            head += 1
+            if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
+            return words
+        }
+    }
+
+    private let lock = NSLock()
+    private var mailboxes: [[Endpoint]: Mailbox] = [:]
+
+    public init() {}
+
+    func mailbox(from: Endpoint, to: Endpoint) -> Mailbox {
+        lock.lock()
+        defer { lock.unlock() }
+        if let box = mailboxes[[from, to]] { return box }
+        let box = Mailbox()
+        mailboxes[[from, to]] = box
+        return box
+    }
+
+    /// The transport of `endpoint` on this network.
+    public func transport(for endpoint: Endpoint) -> Transport { Link(network: self, local: endpoint) }
+
+    struct Link: Transport {
+        let network: InMemoryNetwork
+        let local: Endpoint
+        func send(_ words: [UInt64], to: Endpoint) { network.mailbox(from: local, to: to).put(words) }
+        func receive(from: Endpoint) -> [UInt64] { network.mailbox(from: from, to: local).take() }
+    }
+}
