@@ -11,9 +11,11 @@ public final class Simulation: @unchecked Sendable {
     public let parties: [Party]
     public let client: Dealer
     public let owner: Dealer
-    public let network = InMemoryNetwork()
+    public let network: InMemoryNetwork
 
-    public init(seed: UInt64? = nil, fixedPoint: FixedPoint = .standard) {
+    /// - Parameter recordDeliveries: keep every delivered message (see `InMemoryNetwork`).
+    public init(seed: UInt64? = nil, fixedPoint: FixedPoint = .standard, recordDeliveries: Bool = false) {
+        network = InMemoryNetwork(recordDeliveries: recordDeliveries)
         var counter: UInt64 = 0
         func key() -> AESCounterPRG {
             counter += 1

@@ -54,8 +54,26 @@ public final class InMemoryNetwork: @unchecked Sendable {
 
     private let lock = NSLock()
     private var mailboxes: [[Endpoint]: Mailbox] = [:]
+    private var recording: [Endpoint: [UInt64]]?
 
-    public init() {}
+    /// - Parameter recordDeliveries: keep a copy of every message each endpoint receives, for tests
+    ///   of what a party's view looks like (`delivered(to:)`).
+    public init(recordDeliveries: Bool = false) {
+        recording = recordDeliveries ? [:] : nil
+    }
+
+    /// Everything delivered to `endpoint` so far, concatenated (empty unless recording).
+    public func delivered(to endpoint: Endpoint) -> [UInt64] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recording?[endpoint] ?? []
+    }
+
+    func record(_ words: [UInt64], to endpoint: Endpoint) {
+        lock.lock()
+        defer { lock.unlock() }
+        if recording != nil { recording![endpoint, default: []] += words }
+    }
 
     func mailbox(from: Endpoint, to: Endpoint) -> Mailbox {
         lock.lock()
@@ -73,6 +91,10 @@ public final class InMemoryNetwork: @unchecked Sendable {
         let network: InMemoryNetwork
         let local: Endpoint
         func send(_ words: [UInt64], to: Endpoint) { network.mailbox(from: local, to: to).put(words) }
-        func receive(from: Endpoint) -> [UInt64] { network.mailbox(from: from, to: local).take() }
+        func receive(from: Endpoint) -> [UInt64] {
+            let words = network.mailbox(from: from, to: local).take()
+            network.record(words, to: local)
+            return words
+        }
     }
 }
