@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(
             name: "puma",
             dependencies: [
-                "PumaIO", "PumaLLaMA",
+                "PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

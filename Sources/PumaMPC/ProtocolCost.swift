@@ -22,7 +22,7 @@ public enum Primitive: String, CaseIterable, Sendable {
     case input, revealToAll, revealToClient, mul, square, matmul, truncate
     case and, a2b, msb, lessThan, equal, b2a, mulBA, mux, max, argmax
 
-    /// Cost for `n` elements (for matmul: n output elements; for max/argmax: rows of `width` columns).
+    /// Cost for `n` elements (for matmul: n output elements; for max/argmax: n rows of `width` columns).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
         switch self {
         case .input: return DeclaredCost(rounds: 1, elements: 2 * n)
@@ -46,4 +46,58 @@ public enum Primitive: String, CaseIterable, Sendable {
             return cost
         }
     }
+}
+
+/// Operands for exercising any primitive once: two vectors, a vector of shared bits, and an
+/// n × width matrix (for matmul and max/argmax).
+public struct PrimitiveOperands: Sendable {
+    public var a: ArithmeticShares
+    public var b: ArithmeticShares
+    public var bits: BooleanShares
+    public var wide: ArithmeticShares
+    public var width: Int
+
+    /// Prepares operands on party `p`; the bits are [a < 0] (computing them costs one `msb`).
+    public init(party p: Party, a: ArithmeticShares, b: ArithmeticShares, wide: ArithmeticShares, width: Int) {
+        precondition(a.count == b.count && wide.count == a.count * width, "operand sizes")
+        self.a = a
+        self.b = b
+        self.wide = wide
+        self.width = width
+        bits = p.msb(a)
+    }
+}
+
+extension Primitive {
+    /// Runs this primitive once on party `p` and returns the size its declared cost applies to
+    /// (n, or the n·width outputs of matmul). Input and client opening involve a dealer: see `Simulation`.
+    @discardableResult
+    public func exercise(on p: Party, _ o: PrimitiveOperands) -> Int {
+        let n = o.a.count
+        switch self {
+        case .input, .revealToClient: preconditionFailure("\(self) needs a dealer")
+        case .revealToAll: _ = p.revealToAll(o.a)
+        case .mul: _ = p.mul(o.a, o.b)
+        case .square: _ = p.square(o.a)
+        case .matmul:
+            // [n × width] · [width × width]: the shape of a projection.
+            _ = p.matmul(o.wide, o.wide.slice(0..<(o.width * o.width)), m: n, k: o.width, n: o.width)
+            return n * o.width
+        case .truncate: _ = p.truncate(o.a, bits: p.fixedPoint.fractionalBits)
+        case .and: _ = p.and(o.bits, o.bits)
+        case .a2b: _ = p.a2b(o.a)
+        case .msb: _ = p.msb(o.a)
+        case .lessThan: _ = p.lessThan(o.a, o.b)
+        case .equal: _ = p.equal(o.a, o.b)
+        case .b2a: _ = p.b2a(o.bits)
+        case .mulBA: _ = p.mulBA(o.bits, o.b)
+        case .mux: _ = p.mux(o.bits, o.a, o.b)
+        case .max: _ = p.max(o.wide, rows: n, cols: o.width)
+        case .argmax: _ = p.argmax(o.wide, rows: n, cols: o.width)
+        }
+        return n
+    }
+
+    /// Whether `exercise` can run it (the others need a dealer).
+    public var runsOnPartiesAlone: Bool { self != .input && self != .revealToClient }
 }

@@ -109,4 +109,21 @@ struct CLITests {
         #expect(run.stdout.contains("260032 used by the transformer"))
         #expect(run.stdout.contains("tokenizer 512 pieces"))
     }
+
+    @Test("bench protocols reports every primitive with its declared rounds and bytes")
+    func benchProtocols() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let json = dir.appendingPathComponent("bench.json")
+        let run = try PumaProcess(["bench", "protocols", "--elements", "300", "--width", "5", "--repeats", "1", "--json", json.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as! [[String: Any]]
+        #expect(rows.count == 17)
+        for row in rows {
+            #expect(row["rounds"] as? Int == row["declared_rounds"] as? Int, "\(row["primitive"]!)")
+            #expect(row["bytes_per_element"] as? Double == row["declared_bytes_per_element"] as? Double, "\(row["primitive"]!)")
+            #expect((row["elements_per_second"] as? Double ?? 0) > 0)
+        }
+        #expect(run.stdout.contains("truncate") && run.stdout.contains("argmax"))
+    }
 }

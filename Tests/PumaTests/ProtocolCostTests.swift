@@ -34,27 +34,11 @@ struct ProtocolCostTests {
         let width = 13
         let wide = s.bounded(n * width)
         let measured = MPC.measure(inputs: [x, y, wide]) { p, v in
-            let (a, b) = (v[0], v[1])
-            switch primitive {
-            case .revealToAll: _ = p.revealToAll(a)
-            case .mul: _ = p.mul(a, b)
-            case .square: _ = p.square(a)
-            case .matmul: _ = p.matmul(v[2], v[2], m: n, k: width, n: n, transposeY: true)
-            case .truncate: _ = p.truncate(a, bits: 18)
-            case .and: _ = p.and(p.publicBits(x), p.publicBits(y))
-            case .a2b: _ = p.a2b(a)
-            case .msb: _ = p.msb(a)
-            case .lessThan: _ = p.lessThan(a, b)
-            case .equal: _ = p.equal(a, b)
-            case .b2a: _ = p.b2a(p.publicBits(x.map { $0 & 1 }))
-            case .mulBA: _ = p.mulBA(p.publicBits(x.map { $0 & 1 }), b)
-            case .mux: _ = p.mux(p.publicBits(x.map { $0 & 1 }), a, b)
-            case .max: _ = p.max(v[2], rows: n, cols: width)
-            case .argmax: _ = p.argmax(v[2], rows: n, cols: width)
-            case .input, .revealToClient: break
-            }
+            let operands = PrimitiveOperands(party: p, a: v[0], b: v[1], wide: v[2], width: width)
+            p.ledger.reset()
+            primitive.exercise(on: p, operands)
         }
-        let size = primitive == .matmul ? n * n : n
+        let size = primitive == .matmul ? n * width : n
         #expect(measured == primitive.cost(n: size, width: width), "\(primitive)")
     }
 
