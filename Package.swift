@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "PumaCore", dependencies: ["CPumaKernels"]),
         // Three-party replicated secret sharing: parties, transport, ledger, protocols.
         .target(name: "PumaMPC", dependencies: ["PumaCore"]),
+        // Fixed-point non-linear functions over the backend interface (secure or cleartext).
+        .target(name: "PumaNN", dependencies: ["PumaCore", "PumaMPC"]),
         // Checkpoint, configuration and tokenizer I/O. No MPC imports.
         .target(name: "PumaIO", dependencies: ["CSentencePiece"]),
         // Plaintext reference transformer, sampling and the generation loop.
@@ -34,7 +36,7 @@ let package = Package(
             ]
         ),
         // One test target: its dependency on the executable makes `swift test` build `puma` for the CLI tests.
-        .testTarget(name: "PumaTests", dependencies: ["PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA", "puma"]),
+        .testTarget(name: "PumaTests", dependencies: ["PumaCore", "PumaMPC", "PumaNN", "PumaIO", "PumaLLaMA", "puma"]),
     ],
     cxxLanguageStandard: .cxx17
 )

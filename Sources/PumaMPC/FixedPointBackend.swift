@@ -33,6 +33,11 @@ public protocol FixedPointBackend {
     /// Division by 2^bits: floor in the clear; floor or floor + 1 on shares.
     func truncate(_ x: Value, bits: Int) -> Value
 
+    func a2b(_ x: Value) -> Bits
+    func shiftRight(_ x: Bits, _ bits: Int) -> Bits
+    func andPublic(_ x: Bits, _ mask: UInt64) -> Bits
+    func concatenateBits(_ parts: [Bits]) -> Bits
+    func gatherBits(_ x: Bits, _ indices: [Int]) -> Bits
     func msb(_ x: Value) -> Bits
     func lessThan(_ x: Value, _ y: Value) -> Bits
     func lessThan(_ x: Value, public c: UInt64) -> Bits
@@ -56,6 +61,28 @@ extension Party: FixedPointBackend {
     public func constant(_ v: [UInt64]) -> ArithmeticShares { publicShares(v) }
     public func gather(_ x: ArithmeticShares, _ indices: [Int]) -> ArithmeticShares { x.gather(indices) }
     public func concatenate(_ parts: [ArithmeticShares]) -> ArithmeticShares { ArithmeticShares.concatenate(parts) }
+    public func concatenateBits(_ parts: [BooleanShares]) -> BooleanShares { BooleanShares.concatenate(parts) }
+    public func gatherBits(_ x: BooleanShares, _ indices: [Int]) -> BooleanShares { x.gather(indices) }
+}
+
+extension FixedPointBackend {
+    /// Fixed-point product: truncate(x ⊙ y, f).
+    public func mulFixed(_ x: Value, _ y: Value) -> Value { truncate(mul(x, y), bits: fixedPoint.fractionalBits) }
+
+    /// x · c for a public real c: truncate(x · encode(c), f).
+    public func mulPublicFixed(_ x: Value, _ c: Double) -> Value {
+        truncate(mulPublic(x, fixedPoint.encode(c)), bits: fixedPoint.fractionalBits)
+    }
+
+    /// x + c for a public real c.
+    public func addPublicFixed(_ x: Value, _ c: Double) -> Value {
+        addPublic(x, [UInt64](repeating: fixedPoint.encode(c), count: count(x)))
+    }
+
+    /// Repeats element r of x `times` times, for each r ([n] → [n·times]).
+    public func broadcast(_ x: Value, times: Int) -> Value {
+        gather(x, (0..<count(x)).flatMap { Array(repeating: $0, count: times) })
+    }
 }
 
 /// The same fixed-point operations on plain ring values, computed directly (no parties, no cost).
@@ -86,6 +113,11 @@ public struct CleartextBackend: FixedPointBackend {
     }
     public func truncate(_ x: [UInt64], bits: Int) -> [UInt64] { x.map { Ring.arithmeticShift($0, bits) } }
 
+    public func a2b(_ x: [UInt64]) -> [UInt64] { x }
+    public func shiftRight(_ x: [UInt64], _ bits: Int) -> [UInt64] { Words.shiftRight(x, bits) }
+    public func andPublic(_ x: [UInt64], _ mask: UInt64) -> [UInt64] { x.map { $0 & mask } }
+    public func concatenateBits(_ parts: [[UInt64]]) -> [UInt64] { parts.flatMap { $0 } }
+    public func gatherBits(_ x: [UInt64], _ indices: [Int]) -> [UInt64] { indices.map { x[$0] } }
     public func msb(_ x: [UInt64]) -> [UInt64] { x.map { $0 >> 63 } }
     public func lessThan(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { msb(sub(x, y)) }
     public func lessThan(_ x: [UInt64], public c: UInt64) -> [UInt64] { msb(x.map { $0 &- c }) }

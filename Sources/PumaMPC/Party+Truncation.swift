@@ -74,14 +74,4 @@ extension Party {
             }
         }
     }
-
-    /// Fixed-point product: truncate(x ⊙ y, f). Cost: 3 rounds, 9n elements; error < 1 ulp.
-    public func mulFixed(_ x: ArithmeticShares, _ y: ArithmeticShares) -> ArithmeticShares {
-        truncate(mul(x, y), bits: fixedPoint.fractionalBits)
-    }
-
-    /// Multiplies by a public real constant: truncate(x · encode(c), f). Cost: 2 rounds, 6n elements.
-    public func mulPublicFixed(_ x: ArithmeticShares, _ c: Double) -> ArithmeticShares {
-        truncate(mulPublic(x, fixedPoint.encode(c)), bits: fixedPoint.fractionalBits)
-    }
 }

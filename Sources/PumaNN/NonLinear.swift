@@ -1,0 +1,252 @@
+import Foundation
+import PumaCore
+import PumaMPC
+
+/// PUMA's fixed-point approximations of the non-linear functions, written once against
+/// `FixedPointBackend` so they run on shares and in the clear. Errors quoted are measured on the
+/// cleartext backend against Foundation's math (see `NonLinearTests`); on shares each truncation
+/// adds at most one more ulp (2^−18 ≈ 3.8e−6).
+public enum NonLinear {
+    /// Which SiLU approximation to use.
+    public enum SiLUMethod: String, Sendable, CaseIterable {
+        /// PUMA's: 4 pieces, 3 comparisons; max error 0.072 (just above x = 4).
+        case puma
+        /// Ours: ReLU(x) − g(|x|), g(a) = a·σ(−a) fitted by a degree-5 polynomial in a/7.5 on
+        /// [0, 7.5) and 0 beyond; 3 comparisons (batched in one A2B); max error 0.0042.
+        case symmetric
+    }
+
+    /// e^x for x ≤ 0: 0 if x < −14, else (1 + x/2^t)^(2^t) with t = 5 (one truncation by 5 bits,
+    /// five squarings). Max error on [−14, 0]: 0.0085 (PUMA's); inputs must be ≤ 0.
+    /// Cost: comparison (8 rounds, 37n) + 2 + 5·3 rounds + Mul_BA (3 rounds).
+    public static func negExp<B: FixedPointBackend>(_ b: B, _ x: B.Value) -> B.Value {
+        b.scope("exp") {
+            let inRange = b.greaterThan(x, public: b.fixedPoint.encode(-14))
+            var y = b.addPublicFixed(b.truncate(x, bits: 5), 1)
+            for _ in 0..<5 { y = b.truncate(b.square(y), bits: b.fixedPoint.fractionalBits) }
+            return b.mulBA(inRange, y)
+        }
+    }
+
+    /// 1/x by Goldschmidt's iteration (Catrina–Saxena §3.4): sign by MSB, normalise |x| = c·2^(j+1−f)
+    /// with c ∈ [0.5, 1) from the highest set bit, w = (2.9142 − 2c)·2^(f−1−j), then two iterations
+    /// r ← r(1 + e), e ← e². Domain 2^−f ≤ |x| < 2^f; relative error ≤ 5.4e−5 plus rounding.
+    /// Cost: about 40 rounds.
+    public static func reciprocal<B: FixedPointBackend>(_ b: B, _ x: B.Value) -> B.Value {
+        b.scope("reciprocal") {
+            let f = b.fixedPoint.fractionalBits
+            let n = b.count(x)
+            let sign = b.b2a(b.msb(x))
+            let twiceSign = b.mulPublic(sign, 2)
+            let magnitude = b.sub(x, b.mul(twiceSign, x))
+            let onehot = b.highestBitOneHot(magnitude, bits: 2 * f)
+            let factor = b.combine(onehot, (0..<(2 * f)).map { UInt64(1) << UInt64(2 * f - 1 - $0) }, n: n)
+            let c = b.truncate(b.mul(magnitude, factor), bits: f)
+            let initial = b.addPublicFixed(b.mulPublic(c, UInt64(bitPattern: -2)), 2.9142)
+            var r = b.truncate(b.mul(initial, factor), bits: f)
+            var e = b.addPublicFixed(b.neg(b.mulFixed(magnitude, r)), 1)
+            for _ in 0..<2 {
+                let products = b.truncate(b.mul(b.concatenate([r, e]), b.concatenate([b.addPublicFixed(e, 1), e])), bits: f)
+                r = b.gather(products, Array(0..<n))
+                e = b.gather(products, Array(n..<(2 * n)))
+            }
+            return b.sub(r, b.mul(twiceSign, r))
+        }
+    }
+
+    /// 1/√x (Lu et al., PPMLP'20): x = u·2^k with u ∈ [0.25, 0.5) from the highest set bit,
+    /// r(u) = 4.14285016 − 15.47994394u + 38.4714796u² − 49.86605845u³ + 26.02942339u⁴,
+    /// times 2^(−k/2) taken from the same one-hot bits (a public constant per bit position, kept at
+    /// f + 10 fractional bits). Domain 2^−f ≤ x < 2^(f−1); relative error ≤ 8.2e−5 plus rounding.
+    /// Cost: about 30 rounds.
+    public static func rsqrt<B: FixedPointBackend>(_ b: B, _ x: B.Value) -> B.Value {
+        b.scope("rsqrt") {
+            let f = b.fixedPoint.fractionalBits
+            let n = b.count(x)
+            let positions = 2 * f - 1
+            let onehot = b.highestBitOneHot(x, bits: positions)
+            let factor = b.combine(onehot, (0..<positions).map { UInt64(1) << UInt64(2 * f - 2 - $0) }, n: n)
+            let u = b.truncate(b.mul(x, factor), bits: f)
+            let extra = 10
+            let compensation = b.combine(onehot, (0..<positions).map { j -> UInt64 in
+                let k = Double(j + 2 - f)
+                return UInt64((Foundation.pow(2, -k / 2) * Foundation.pow(2, Double(f + extra))).rounded())
+            }, n: n)
+            let r = polynomial(b, u, [4.14285016, -15.47994394, 38.4714796, -49.86605845, 26.02942339])
+            return b.truncate(b.mul(r, compensation), bits: f + extra)
+        }
+    }
+
+    /// Σ c_k x^k with powers by repeated multiplication (x^k, one truncation each) and a single
+    /// truncation of the weighted sum. Coefficient precision is 2^−f: keep |x| ≲ 1 for high degrees.
+    public static func polynomial<B: FixedPointBackend>(_ b: B, _ x: B.Value, _ coefficients: [Double]) -> B.Value {
+        let n = b.count(x)
+        let fp = b.fixedPoint
+        var powers = [x]
+        // x², then x³ and x⁴ together, then x⁵ and x⁶ …: ⌈log2 degree⌉ product rounds.
+        while powers.count < coefficients.count - 1 {
+            let have = powers.count
+            let want = Swift.min(coefficients.count - 1, 2 * have)
+            let lhs = (have..<want).map { powers[$0 - have] }
+            let rhs = (have..<want).map { _ in powers[have - 1] }
+            let products = b.truncate(b.mul(b.concatenate(lhs), b.concatenate(rhs)), bits: fp.fractionalBits)
+            for i in 0..<lhs.count { powers.append(b.gather(products, Array((i * n)..<((i + 1) * n)))) }
+        }
+        var sum = b.mulPublic(b.constant([UInt64](repeating: fp.encode(coefficients[0]), count: n)), UInt64(1) << UInt64(fp.fractionalBits))
+        for (k, c) in coefficients.enumerated().dropFirst() {
+            sum = b.add(sum, b.mulPublic(powers[k - 1], fp.encode(c)))
+        }
+        return b.truncate(sum, bits: fp.fractionalBits)
+    }
+
+    /// SiLU(x) = x·σ(x) by the chosen approximation.
+    public static func silu<B: FixedPointBackend>(_ b: B, _ x: B.Value, method: SiLUMethod = .symmetric) -> B.Value {
+        b.scope("silu") {
+            let fp = b.fixedPoint
+            let n = b.count(x)
+            switch method {
+            case .puma:
+                // b0 = [x < −8], b1 = [x < −4], b2 = [x > 4], one batched comparison.
+                let shifted = b.concatenate([b.addPublic(x, [UInt64](repeating: fp.encode(8), count: n)),
+                                             b.addPublic(x, [UInt64](repeating: fp.encode(4), count: n)),
+                                             b.addPublic(b.neg(x), [UInt64](repeating: fp.encode(4), count: n))])
+                let bits = b.msb(shifted)
+                let (b0, b1, b2) = (bitSlice(b, bits, 0, n), bitSlice(b, bits, 1, n), bitSlice(b, bits, 2, n))
+                let z0 = b.xor(b0, b1), z1 = b.notBit(b.xor(b1, b2))
+                let x2 = b.mulFixed(x, x)
+                let x4 = b.mulFixed(x2, x2)
+                let x6 = b.mulFixed(x2, x4)
+                let s0 = linear(b, [x2, x], [-0.0055465625580307, -0.0819767021525476], constant: -0.3067541139982155)
+                let s1 = linear(b, [x6, x4, x2, x], [0.0002743776353465, -0.011113046708173, 0.2281430841728270, 0.5],
+                                constant: 0.0085064025895951)
+                let selected = b.mulBA(b.concatenateBits([z0, z1, b2]), b.concatenate([s0, s1, x]))
+                return b.add(b.add(b.gather(selected, Array(0..<n)), b.gather(selected, Array(n..<(2 * n)))),
+                             b.gather(selected, Array((2 * n)..<(3 * n))))
+            case .symmetric:
+                // s = [x < 0], lo = [x < −7.5], hi = [x > 7.5], one batched comparison.
+                let cut = fp.encode(7.5)
+                let shifted = b.concatenate([x, b.addPublic(x, [UInt64](repeating: cut, count: n)),
+                                             b.addPublic(b.neg(x), [UInt64](repeating: cut, count: n))])
+                let bits = b.msb(shifted)
+                let negative = bitSlice(b, bits, 0, n)
+                let inside = b.notBit(b.xor(bitSlice(b, bits, 1, n), bitSlice(b, bits, 2, n)))
+                let negativePart = b.mulBA(negative, x)                          // min(x, 0)
+                let relu = b.sub(x, negativePart)
+                let magnitude = b.sub(relu, negativePart)                       // |x|
+                let t = b.mulPublicFixed(magnitude, 1 / 7.5)
+                let g = polynomial(b, t, symmetricSiLUCoefficients)
+                return b.sub(relu, b.mulBA(inside, g))
+            }
+        }
+    }
+
+    /// g(a) = a·σ(−a) ≈ Σ c_k (a/7.5)^k on [0, 7.5) (weighted least squares towards minimax).
+    static let symmetricSiLUCoefficients: [Double] = [
+        0.0004906018909849115, 3.9345652471581314, -18.615368939802526,
+        33.97348260024174, -27.97840376930183, 8.692159017168223,
+    ]
+
+    /// GeLU (BERT, GPT-2), PUMA's 4 pieces: 0 below −4, F0 on [−4, −1.95), F1 on [−1.95, 3], x above.
+    /// Max error 0.0199.
+    public static func gelu<B: FixedPointBackend>(_ b: B, _ x: B.Value) -> B.Value {
+        b.scope("gelu") {
+            let fp = b.fixedPoint
+            let n = b.count(x)
+            let shifted = b.concatenate([b.addPublic(x, [UInt64](repeating: fp.encode(4), count: n)),
+                                         b.addPublic(x, [UInt64](repeating: fp.encode(1.95), count: n)),
+                                         b.addPublic(b.neg(x), [UInt64](repeating: fp.encode(3), count: n))])
+            let bits = b.msb(shifted)
+            let (b0, b1, b2) = (bitSlice(b, bits, 0, n), bitSlice(b, bits, 1, n), bitSlice(b, bits, 2, n))
+            let z0 = b.xor(b0, b1), z1 = b.notBit(b.xor(b1, b2))
+            let x2 = b.mulFixed(x, x)
+            let both = b.truncate(b.mul(b.concatenate([x2, x2]), b.concatenate([x, x2])), bits: fp.fractionalBits)
+            let x3 = b.gather(both, Array(0..<n)), x4 = b.gather(both, Array(n..<(2 * n)))
+            let x6 = b.mulFixed(x3, x3)
+            let f0 = linear(b, [x3, x2, x], [-0.011034134030615728, -0.11807612951181953, -0.42226581151983866],
+                            constant: -0.5054031199708174)
+            let f1 = linear(b, [x6, x4, x2, x], [0.0018067462606141187, -0.037688200365904236, 0.3603292692789629, 0.5],
+                            constant: 0.008526321541038084)
+            let selected = b.mulBA(b.concatenateBits([z0, z1, b2]), b.concatenate([f0, f1, x]))
+            return b.add(b.add(b.gather(selected, Array(0..<n)), b.gather(selected, Array(n..<(2 * n)))),
+                         b.gather(selected, Array((2 * n)..<(3 * n))))
+        }
+    }
+
+    /// Row-wise softmax over ragged rows: row r holds `lengths[r]` values (concatenated). The row
+    /// maximum comes from a tree over rows padded with a large public negative; x̂ = x − max;
+    /// e = negExp(x̂) (zero below −14, masked before summing); one reciprocal of Σe ≥ 1 per row,
+    /// then one product per element. Padded (causally masked) positions are never exponentiated.
+    public static func softmax<B: FixedPointBackend>(_ b: B, _ x: B.Value, lengths: [Int]) -> B.Value {
+        b.scope("softmax") {
+            let rows = lengths.count
+            let width = lengths.max() ?? 0
+            let n = b.count(x)
+            precondition(lengths.reduce(0, +) == n, "softmax: lengths do not add up")
+            let veryNegative = b.fixedPoint.encode(-1e6)
+            var starts: [Int] = []
+            var start = 0
+            for l in lengths { starts.append(start); start += l }
+            // Padded matrix: gather real elements, then add public padding at the masked places.
+            let padIndex = n  // points at an appended public zero
+            let extended = b.concatenate([x, b.constant([0])])
+            var indices: [Int] = [], padding: [UInt64] = []
+            for r in 0..<rows {
+                for c in 0..<width {
+                    indices.append(c < lengths[r] ? starts[r] + c : padIndex)
+                    padding.append(c < lengths[r] ? 0 : veryNegative)
+                }
+            }
+            let padded = b.addPublic(b.gather(extended, indices), padding)
+            let maxima = b.max(padded, rows: rows, cols: width)
+            let rowOf = lengths.enumerated().flatMap { Array(repeating: $0.offset, count: $0.element) }
+            let shifted = b.sub(x, b.gather(maxima, rowOf))
+            let e = negExp(b, shifted)
+            // Row sums over the ragged rows (pad with public zeros to the common width).
+            let sumsIndices = (0..<rows).flatMap { r in (0..<width).map { $0 < lengths[r] ? starts[r] + $0 : n } }
+            let sums = b.sumGroups(b.gather(b.concatenate([e, b.constant([0])]), sumsIndices), groupSize: width)
+            let inverse = reciprocal(b, sums)
+            return b.mulFixed(e, b.gather(inverse, rowOf))
+        }
+    }
+
+    /// RMSNorm over rows of `dim`: x · rsqrt(mean(x²) + eps) · weight (weight as a Value of `dim`).
+    public static func rmsNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, weight: B.Value, dim: Int, eps: Double) -> B.Value {
+        b.scope("rmsnorm") {
+            let rows = b.count(x) / dim
+            let sumSquares = b.truncate(b.sumGroups(b.square(x), groupSize: dim), bits: b.fixedPoint.fractionalBits)
+            let meanSquare = b.addPublicFixed(b.mulPublicFixed(sumSquares, 1 / Double(dim)), eps)
+            let scale = rsqrt(b, meanSquare)
+            let normalized = b.mulFixed(x, b.broadcast(scale, times: dim))
+            return b.mulFixed(normalized, b.gather(weight, (0..<(rows * dim)).map { $0 % dim }))
+        }
+    }
+
+    /// LayerNorm over rows of `dim`: (x − μ) · rsqrt(var + eps) · γ + β.
+    public static func layerNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, gamma: B.Value, beta: B.Value, dim: Int, eps: Double) -> B.Value {
+        b.scope("layernorm") {
+            let rows = b.count(x) / dim
+            let mean = b.mulPublicFixed(b.sumGroups(x, groupSize: dim), 1 / Double(dim))
+            let centered = b.sub(x, b.broadcast(mean, times: dim))
+            let variance = b.addPublicFixed(b.mulPublicFixed(
+                b.truncate(b.sumGroups(b.square(centered), groupSize: dim), bits: b.fixedPoint.fractionalBits), 1 / Double(dim)), eps)
+            let scale = rsqrt(b, variance)
+            let columns = (0..<(rows * dim)).map { $0 % dim }
+            let normalized = b.mulFixed(b.mulFixed(centered, b.broadcast(scale, times: dim)), b.gather(gamma, columns))
+            return b.add(normalized, b.gather(beta, columns))
+        }
+    }
+
+    /// Σ c_k t_k + constant for public real coefficients (one truncation).
+    static func linear<B: FixedPointBackend>(_ b: B, _ terms: [B.Value], _ coefficients: [Double], constant: Double) -> B.Value {
+        let fp = b.fixedPoint
+        let n = b.count(terms[0])
+        var sum = b.constant([UInt64](repeating: fp.encode(constant) &* (UInt64(1) << UInt64(fp.fractionalBits)), count: n))
+        for (t, c) in zip(terms, coefficients) { sum = b.add(sum, b.mulPublic(t, fp.encode(c))) }
+        return b.truncate(sum, bits: fp.fractionalBits)
+    }
+
+    /// The `index`-th block of n bits from a concatenation.
+    static func bitSlice<B: FixedPointBackend>(_ b: B, _ bits: B.Bits, _ index: Int, _ n: Int) -> B.Bits {
+        b.gatherBits(bits, Array((index * n)..<((index + 1) * n)))
+    }
+}

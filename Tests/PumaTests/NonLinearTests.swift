@@ -1,0 +1,145 @@
+import Foundation
+import PumaCore
+import PumaMPC
+import PumaNN
+import Testing
+
+@Suite("Non-linear approximations")
+struct NonLinearTests {
+    let clear = CleartextBackend()
+    let fp = FixedPoint.standard
+
+    /// Max and mean absolute error of `approx` against `exact` over `grid`.
+    func errors(_ grid: [Double], _ approx: [UInt64], _ exact: (Double) -> Double, relative: Bool = false) -> (max: Double, mean: Double, at: Double) {
+        var worst = 0.0, at = 0.0, sum = 0.0
+        for (x, y) in zip(grid, approx) {
+            let e = exact(fp.decode(fp.encode(x)))  // the function at the representable input
+            var err = abs(fp.decode(y) - e)
+            // Relative error beyond the output's own quantisation (3 ulp = 1.1e−5).
+            if relative { err = Swift.max(0, err - 3 / fp.scale) / abs(e) }
+            sum += err
+            if err > worst { worst = err; at = x }
+        }
+        return (worst, sum / Double(grid.count), at)
+    }
+
+    func grid(_ lo: Double, _ hi: Double, _ n: Int) -> [Double] { (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) } }
+
+    @Test("negExp: max error ≤ 0.0086 on [−20, 0], exactly 0 below −14")
+    func negExp() {
+        let xs = grid(-20, 0, 20001)
+        let y = NonLinear.negExp(clear, fp.encode(xs))
+        let e = errors(xs, y, { Foundation.exp($0) })
+        #expect(e.max <= 0.0086, "max \(e.max) at \(e.at)")
+        #expect(zip(xs, y).allSatisfy { $0 >= -14 || $1 == 0 })
+    }
+
+    @Test("reciprocal: relative error ≤ 2e−4 (beyond 3 ulp) over ±[2^−10, 2^17]")
+    func reciprocal() {
+        var xs = (0..<4000).map { Foundation.pow(2, -10 + 27 * Double($0) / 3999) }
+        xs += xs.map { -$0 }
+        xs += [1, 2, 3, 7, 100, 512]
+        let e = errors(xs, NonLinear.reciprocal(clear, fp.encode(xs)), { 1 / $0 }, relative: true)
+        #expect(e.max <= 2e-4, "max relative \(e.max) at \(e.at)")
+    }
+
+    @Test("rsqrt: relative error ≤ 2e−4 (beyond 3 ulp) over [2^−8, 2^16]")
+    func rsqrt() {
+        let xs = (0..<4000).map { Foundation.pow(2, -8 + 24 * Double($0) / 3999) }
+        let e = errors(xs, NonLinear.rsqrt(clear, fp.encode(xs)), { 1 / $0.squareRoot() }, relative: true)
+        #expect(e.max <= 2e-4, "max relative \(e.max) at \(e.at)")
+    }
+
+    @Test("SiLU: PUMA's max error 0.072; ours ≤ 0.0045 over the real line with 3 comparisons")
+    func silu() {
+        let xs = grid(-30, 30, 60001)
+        let exact: (Double) -> Double = { $0 / (1 + Foundation.exp(-$0)) }
+        let puma = errors(xs, NonLinear.silu(clear, fp.encode(xs), method: .puma), exact)
+        let ours = errors(xs, NonLinear.silu(clear, fp.encode(xs), method: .symmetric), exact)
+        #expect(puma.max > 0.07 && puma.max < 0.073, "PUMA max \(puma.max) at \(puma.at)")
+        #expect(ours.max <= 0.0045, "ours max \(ours.max) at \(ours.at)")
+        let inner = grid(-8, 8, 16001)
+        let oursInner = errors(inner, NonLinear.silu(clear, fp.encode(inner), method: .symmetric), exact)
+        let pumaInner = errors(inner, NonLinear.silu(clear, fp.encode(inner), method: .puma), exact)
+        #expect(oursInner.mean < pumaInner.mean, "mean on [−8, 8]: ours \(oursInner.mean), PUMA \(pumaInner.mean)")
+        // The same comparison count: both batch exactly 3 comparisons into one msb call.
+        let sim = Simulation(seed: 1)
+        let half = fp.encode([0.5])
+        let counts = sim.run { p -> Int in
+            let x = p.publicShares(half)
+            p.ledger.reset()
+            _ = NonLinear.silu(p, x, method: .symmetric)
+            return p.ledger.records.filter { $0.key.hasSuffix("a2b") }.count
+        }
+        #expect(counts[0] == 1)
+    }
+
+    @Test("GeLU: max error ≤ 0.021 (PUMA's 0.0199 in floating point, plus coefficient rounding)")
+    func gelu() {
+        let xs = grid(-10, 10, 20001)
+        let e = errors(xs, NonLinear.gelu(clear, fp.encode(xs)), { 0.5 * $0 * (1 + erf($0 / 2.squareRoot())) })
+        #expect(e.max <= 0.021, "max \(e.max) at \(e.at)")
+    }
+
+    @Test("softmax over ragged rows, RMSNorm and LayerNorm against Double references")
+    func rowFunctions() {
+        var random = TestRandom(seed: 8)
+        let lengths = [1, 5, 17, 3]
+        let xs = (0..<lengths.reduce(0, +)).map { _ in Double(random.float(scale: 6)) }
+        let y = fp.decode(NonLinear.softmax(clear, fp.encode(xs), lengths: lengths))
+        var start = 0
+        for l in lengths {
+            let row = Array(xs[start..<(start + l)])
+            let m = row.max()!
+            let e = row.map { Foundation.exp($0 - m) }
+            let s = e.reduce(0, +)
+            for i in 0..<l { #expect(abs(y[start + i] - e[i] / s) < 0.015, "softmax row of \(l)") }
+            #expect(abs(y[start..<(start + l)].reduce(0, +) - 1) < 0.02)
+            start += l
+        }
+        let dim = 16
+        let x = (0..<(3 * dim)).map { _ in Double(random.float(scale: 3)) }
+        let w = (0..<dim).map { _ in 1 + Double(random.float(scale: 0.5)) }
+        let beta = (0..<dim).map { _ in Double(random.float(scale: 0.5)) }
+        let rms = fp.decode(NonLinear.rmsNorm(clear, fp.encode(x), weight: fp.encode(w), dim: dim, eps: 1e-5))
+        let ln = fp.decode(NonLinear.layerNorm(clear, fp.encode(x), gamma: fp.encode(w), beta: fp.encode(beta), dim: dim, eps: 1e-5))
+        for r in 0..<3 {
+            let row = Array(x[(r * dim)..<((r + 1) * dim)])
+            let scale = 1 / (row.map { $0 * $0 }.reduce(0, +) / Double(dim) + 1e-5).squareRoot()
+            let mean = row.reduce(0, +) / Double(dim)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(dim)
+            for c in 0..<dim {
+                #expect(abs(rms[r * dim + c] - row[c] * scale * w[c]) < 2e-3)
+                #expect(abs(ln[r * dim + c] - ((row[c] - mean) / (variance + 1e-5).squareRoot() * w[c] + beta[c])) < 2e-3)
+            }
+        }
+    }
+
+    @Test("on shares, each function stays within a few ulp of the cleartext backend")
+    func secureMatchesCleartext() {
+        var random = TestRandom(seed: 9)
+        let xs = (0..<256).map { _ in Double(random.float(scale: 10)) }
+        let positive = xs.map { abs($0) + 0.01 }
+        let negative = xs.map { -abs($0) * 2 }
+        let inputs = [fp.encode(xs), fp.encode(positive), fp.encode(negative)]
+        let clearResults = allFunctions(clear, inputs)
+        let secure = MPC.run(inputs) { p, v in p.concatenate(allFunctions(p, v)) }
+        let flat = clearResults.flatMap { $0 }
+        let names = ["silu", "silu-puma", "gelu", "negExp", "reciprocal", "rsqrt", "softmax"]
+        for (k, name) in names.enumerated() {
+            var worst = 0.0
+            for i in (k * 256)..<((k + 1) * 256) {
+                worst = Swift.max(worst, abs(fp.decode(secure[i]) - fp.decode(flat[i])))
+            }
+            // Truncations round up by at most one ulp each; the approximations amplify that mildly.
+            #expect(worst < 2e-3, "\(name): secure vs cleartext differ by \(worst)")
+        }
+    }
+}
+
+/// Every non-linear function once, for comparing backends.
+func allFunctions<B: FixedPointBackend>(_ b: B, _ v: [B.Value]) -> [B.Value] {
+    [NonLinear.silu(b, v[0]), NonLinear.silu(b, v[0], method: .puma), NonLinear.gelu(b, v[0]),
+     NonLinear.negExp(b, v[2]), NonLinear.reciprocal(b, v[1]), NonLinear.rsqrt(b, v[1]),
+     NonLinear.softmax(b, v[0], lengths: [64, 64, 128])]
+}
