@@ -26,8 +26,8 @@ let package = Package(
         .target(name: "PumaNN", dependencies: ["PumaCore", "PumaMPC"]),
         // Checkpoint, configuration and tokenizer I/O. No MPC imports.
         .target(name: "PumaIO", dependencies: ["CSentencePiece"]),
-        // Plaintext reference transformer, sampling and the generation loop.
-        .target(name: "PumaLLaMA", dependencies: ["PumaIO"]),
+        // Plaintext and secure transformers, sampling and the generation loop.
+        .target(name: "PumaLLaMA", dependencies: ["PumaCore", "PumaMPC", "PumaNN", "PumaIO"]),
         .executableTarget(
             name: "puma",
             dependencies: [

@@ -135,12 +135,11 @@ public struct NetworkModel: Sendable, Equatable {
         Double(rounds) * latencySeconds + Double(bytesSent) * 8 / bitsPerSecond
     }
 
-    /// The slowest party's modeled time.
-    public func seconds(_ report: CostReport) -> Double {
+    /// The slowest party's modeled time, leaving out scopes whose first path component is in `excluding`.
+    public func seconds(_ report: CostReport, excluding: Set<String> = []) -> Double {
         report.perParty.map { records -> Double in
-            let rounds = records.values.reduce(0) { $0 + $1.rounds }
-            let bytes = records.values.reduce(0) { $0 + $1.bytesSent }
-            return seconds(rounds: rounds, bytesSent: bytes)
+            let kept = records.filter { !excluding.contains(String($0.key.split(separator: "/").first ?? "")) }.values
+            return seconds(rounds: kept.reduce(0) { $0 + $1.rounds }, bytesSent: kept.reduce(0) { $0 + $1.bytesSent })
         }.max() ?? 0
     }
 }

@@ -11,20 +11,37 @@ public enum NonLinear {
     public enum SiLUMethod: String, Sendable, CaseIterable {
         /// PUMA's: 4 pieces, 3 comparisons; max error 0.072 (just above x = 4).
         case puma
-        /// Ours: ReLU(x) − g(|x|), g(a) = a·σ(−a) fitted by a degree-5 polynomial in a/7.5 on
-        /// [0, 7.5) and 0 beyond; 3 comparisons (batched in one A2B); max error 0.0042.
+        /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two degree-6 pieces on [0, 3.5) and [3.5, 12),
+        /// 0 beyond; 3 comparisons ([x < 0], [x² < 3.5²], [x² < 12²]) batched in one A2B; max error
+        /// about 1e−4 over the real line (for |x| < 8192, where x² fits the ring).
         case symmetric
     }
 
     /// e^x for x ≤ 0: 0 if x < −14, else (1 + x/2^t)^(2^t) with t = 5 (one truncation by 5 bits,
-    /// five squarings). Max error on [−14, 0]: 0.0085 (PUMA's); inputs must be ≤ 0.
-    /// Cost: comparison (8 rounds, 37n) + 2 + 5·3 rounds + Mul_BA (3 rounds).
-    public static func negExp<B: FixedPointBackend>(_ b: B, _ x: B.Value) -> B.Value {
+    /// five squarings) — PUMA's, max error 0.0086 on [−14, 0] — times, by default, our correction
+    /// c(x) = 1 + a + a²/2 − x³/(3·4^t) with a = x²/2^(t+1): the series of e^x / (1 + x/2^t)^(2^t).
+    /// x², then x³ and a² ride along in the first two squaring rounds, so the correction costs one
+    /// truncation and one product more (5 rounds); max error 0.00021. Inputs must be ≤ 0.
+    /// Cost: comparison (8 rounds, 37n) + 2 + 5·3 (+ 5 corrected) rounds + Mul_BA (3 rounds).
+    public static func negExp<B: FixedPointBackend>(_ b: B, _ x: B.Value, corrected: Bool = true) -> B.Value {
         b.scope("exp") {
+            let f = b.fixedPoint.fractionalBits
+            let n = b.count(x)
             let inRange = b.greaterThan(x, public: b.fixedPoint.encode(-14))
             var y = b.addPublicFixed(b.truncate(x, bits: 5), 1)
-            for _ in 0..<5 { y = b.truncate(b.square(y), bits: b.fixedPoint.fractionalBits) }
-            return b.mulBA(inRange, y)
+            guard corrected else {
+                for _ in 0..<5 { y = b.truncate(b.square(y), bits: f) }
+                return b.mulBA(inRange, y)
+            }
+            func part(_ v: B.Value, _ i: Int) -> B.Value { b.gather(v, Array((i * n)..<((i + 1) * n))) }
+            let first = b.truncate(b.mul(b.concatenate([y, x]), b.concatenate([y, x])), bits: f)
+            let (y2, x2) = (part(first, 0), part(first, 1))
+            let a = b.truncate(x2, bits: 6)  // x² / 2^(t+1)
+            let second = b.truncate(b.mul(b.concatenate([y2, a, x2]), b.concatenate([y2, a, x])), bits: f)
+            y = part(second, 0)
+            let correction = linear(b, [a, part(second, 1), part(second, 2)], [1, 0.5, -1.0 / 3072], constant: 1)
+            for _ in 0..<3 { y = b.truncate(b.square(y), bits: f) }
+            return b.mulBA(inRange, b.mulFixed(y, correction))
         }
     }
 
@@ -77,25 +94,33 @@ public enum NonLinear {
         }
     }
 
-    /// Σ c_k x^k with powers by repeated multiplication (x^k, one truncation each) and a single
-    /// truncation of the weighted sum. Coefficient precision is 2^−f: keep |x| ≲ 1 for high degrees.
+    /// Σ c_k x^k: powers by doubling (x², then x³ and x⁴ together, then x⁵…x⁸: ⌈log2 degree⌉
+    /// product rounds, one truncation each) and a single truncation of the weighted sum.
+    /// Coefficients are encoded to 2^−f: keep |x| ≲ 1 and the coefficients moderate.
     public static func polynomial<B: FixedPointBackend>(_ b: B, _ x: B.Value, _ coefficients: [Double]) -> B.Value {
-        let n = b.count(x)
+        polynomial(b, x, pieces: [coefficients])
+    }
+
+    /// Several polynomials of one degree at once: x is the concatenation of `pieces.count` equal
+    /// parts and part i is evaluated with `pieces[i]`; the powers share their rounds.
+    public static func polynomial<B: FixedPointBackend>(_ b: B, _ x: B.Value, pieces: [[Double]]) -> B.Value {
         let fp = b.fixedPoint
+        let m = b.count(x)
+        let part = m / pieces.count
+        precondition(part * pieces.count == m && Set(pieces.map(\.count)).count == 1, "polynomial pieces")
+        let degree = pieces[0].count - 1
         var powers = [x]
-        // x², then x³ and x⁴ together, then x⁵ and x⁶ …: ⌈log2 degree⌉ product rounds.
-        while powers.count < coefficients.count - 1 {
+        while powers.count < degree {
             let have = powers.count
-            let want = Swift.min(coefficients.count - 1, 2 * have)
+            let want = Swift.min(degree, 2 * have)
             let lhs = (have..<want).map { powers[$0 - have] }
             let rhs = (have..<want).map { _ in powers[have - 1] }
             let products = b.truncate(b.mul(b.concatenate(lhs), b.concatenate(rhs)), bits: fp.fractionalBits)
-            for i in 0..<lhs.count { powers.append(b.gather(products, Array((i * n)..<((i + 1) * n)))) }
+            for i in 0..<lhs.count { powers.append(b.gather(products, Array((i * m)..<((i + 1) * m)))) }
         }
-        var sum = b.mulPublic(b.constant([UInt64](repeating: fp.encode(coefficients[0]), count: n)), UInt64(1) << UInt64(fp.fractionalBits))
-        for (k, c) in coefficients.enumerated().dropFirst() {
-            sum = b.add(sum, b.mulPublic(powers[k - 1], fp.encode(c)))
-        }
+        func coefficient(_ k: Int) -> [UInt64] { (0..<m).map { fp.encode(pieces[$0 / part][k]) } }
+        var sum = b.constant(coefficient(0).map { $0 &* (UInt64(1) << UInt64(fp.fractionalBits)) })
+        for k in stride(from: 1, through: degree, by: 1) { sum = b.add(sum, b.mulPublic(powers[k - 1], coefficient(k))) }
         return b.truncate(sum, bits: fp.fractionalBits)
     }
 
@@ -123,27 +148,35 @@ public enum NonLinear {
                 return b.add(b.add(b.gather(selected, Array(0..<n)), b.gather(selected, Array(n..<(2 * n)))),
                              b.gather(selected, Array((2 * n)..<(3 * n))))
             case .symmetric:
-                // s = [x < 0], lo = [x < −7.5], hi = [x > 7.5], one batched comparison.
-                let cut = fp.encode(7.5)
-                let shifted = b.concatenate([x, b.addPublic(x, [UInt64](repeating: cut, count: n)),
-                                             b.addPublic(b.neg(x), [UInt64](repeating: cut, count: n))])
-                let bits = b.msb(shifted)
+                // SiLU(x) = ReLU(x) − g(|x|) with g(a) = a·σ(−a), even in x and decaying like a·e^−a.
+                // Comparisons, batched: [x < 0], [x² < 3.5²], [x² < 12²].
+                let square = b.mulFixed(x, x)
+                func minus(_ c: Double) -> [UInt64] { [UInt64](repeating: 0 &- fp.encode(c), count: n) }
+                let bits = b.msb(b.concatenate([x, b.addPublic(square, minus(3.5 * 3.5)), b.addPublic(square, minus(12 * 12))]))
                 let negative = bitSlice(b, bits, 0, n)
-                let inside = b.notBit(b.xor(bitSlice(b, bits, 1, n), bitSlice(b, bits, 2, n)))
-                let negativePart = b.mulBA(negative, x)                          // min(x, 0)
+                let near = bitSlice(b, bits, 1, n)                       // |x| < 3.5
+                let middle = b.xor(bitSlice(b, bits, 2, n), near)       // 3.5 ≤ |x| < 12
+                let negativePart = b.mulBA(negative, x)                  // min(x, 0)
                 let relu = b.sub(x, negativePart)
-                let magnitude = b.sub(relu, negativePart)                       // |x|
-                let t = b.mulPublicFixed(magnitude, 1 / 7.5)
-                let g = polynomial(b, t, symmetricSiLUCoefficients)
-                return b.sub(relu, b.mulBA(inside, g))
+                let magnitude = b.sub(relu, negativePart)               // |x|
+                let u = b.truncate(magnitude, bits: 2)                   // |x| / 4
+                let v = b.truncate(b.addPublic(magnitude, minus(3.5)), bits: 3)  // (|x| − 3.5) / 8
+                let g = polynomial(b, b.concatenate([u, v]), pieces: [symmetricSiLUNear, symmetricSiLUMiddle])
+                let selected = b.mulBA(b.concatenateBits([near, middle]), g)
+                return b.sub(relu, b.add(b.gather(selected, Array(0..<n)), b.gather(selected, Array(n..<(2 * n)))))
             }
         }
     }
 
-    /// g(a) = a·σ(−a) ≈ Σ c_k (a/7.5)^k on [0, 7.5) (weighted least squares towards minimax).
-    static let symmetricSiLUCoefficients: [Double] = [
-        0.0004906018909849115, 3.9345652471581314, -18.615368939802526,
-        33.97348260024174, -27.97840376930183, 8.692159017168223,
+    /// g(a) = a·σ(−a) on [0, 3.5) as a polynomial in a/4, and on [3.5, 12) in (a − 3.5)/8
+    /// (weighted least squares towards minimax; fit errors 6.9e−5 and 6.7e−5; g(12) = 7.4e−5).
+    static let symmetricSiLUNear: [Double] = [
+        -6.909492776650778e-05, 2.0051112741104666, -4.050781423034884, -0.016564484123647735,
+        7.118156195231551, -7.45402735831984, 2.476496008536712,
+    ]
+    static let symmetricSiLUMiddle: [Double] = [
+        0.10265935462135518, -0.5706680335045239, 1.358556698273756, -1.6985127745075483,
+        1.1012350789022787, -0.3016074057628445, 0.008519509915396914,
     ]
 
     /// GeLU (BERT, GPT-2), PUMA's 4 pieces: 0 below −4, F0 on [−4, −1.95), F1 on [−1.95, 3], x above.

@@ -2,19 +2,25 @@ import ArgumentParser
 import Foundation
 import PumaIO
 import PumaLLaMA
+import PumaNN
 
 /// Where inference runs.
 enum InferenceMode: String, ExpressibleByArgument, CaseIterable {
+    /// The three-party MPC engine: nobody running it sees the prompt or the weights.
+    case secure
     /// Float32 reference transformer in the clear.
     case plain
-    /// The three-party MPC engine.
-    case secure
+    /// Secure generation with the plaintext transformer shadowing it: first divergence, max logit
+    /// error. Opens the logits to the client (a diagnostic, not a private run).
+    case compare
 }
+
+extension NonLinear.SiLUMethod: ExpressibleByArgument {}
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Continue a prompt, streaming the text to stdout (progress and timing go to stderr)."
+        abstract: "Continue a prompt, streaming the text to stdout (progress, timing and costs go to stderr)."
     )
 
     @OptionGroup var modelOptions: ModelOptions
@@ -26,16 +32,19 @@ struct GenerateCommand: ParsableCommand {
     var maxTokens = 32
 
     @Option(help: "Where inference runs: \(InferenceMode.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var mode: InferenceMode = .plain
+    var mode: InferenceMode = .secure
 
-    @Option(help: "Sampling temperature; 0 means greedy decoding.")
+    @Option(help: "Sampling temperature; 0 means greedy decoding (secure mode samples by Gumbel-max).")
     var temperature: Float = 0
 
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the most likely tokens up to this probability mass.")
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (plain mode only).")
     var topP: Float = 1
 
-    @Option(help: "Seed for sampling (and, in secure mode, the parties' randomness) to make runs reproducible.")
+    @Option(help: "Seed for sampling and, in secure mode, the parties' randomness: reproducible runs, not private ones.")
     var seed: UInt64?
+
+    @Option(help: "SiLU approximation in secure mode: \(NonLinear.SiLUMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var silu: NonLinear.SiLUMethod = .symmetric
 
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after the end-of-sequence token.")
     var ignoreEOS = false
@@ -47,12 +56,15 @@ struct GenerateCommand: ParsableCommand {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be a finite number ≥ 0") }
         guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must lie in (0, 1]") }
+        if mode != .plain && topP < 1 {
+            throw ValidationError("--top-p is only available with --mode plain (secure sampling is Gumbel-max over the whole vocabulary)")
+        }
+        if mode == .compare && temperature > 0 {
+            throw ValidationError("--mode compare is greedy only (drop --temperature)")
+        }
     }
 
     func run() throws {
-        if mode == .secure {
-            throw ValidationError("--mode secure is not available yet: the three-party engine has not landed; use --mode plain")
-        }
         let started = Date()
         let model = try LlamaModel(directory: modelOptions.directory)
         let tokenizer = model.tokenizer
@@ -61,33 +73,74 @@ struct GenerateCommand: ParsableCommand {
         let generator = Generator(maxPositions: config.maxPositionEmbeddings, vocabularySize: config.vocabSize,
                                   eosId: config.eosTokenId.map(Int32.init) ?? tokenizer.eosId)
         try generator.validate(prompt: promptIds)
-
+        let runSeed = seed ?? UInt64.random(in: 0...UInt64.max)
         let method: SamplingMethod = temperature == 0 ? .greedy : .temperature(temperature, topP: topP)
-        var predictor = PlainPredictor(
-            transformer: PlainTransformer(config: config, weights: model.weights),
-            sampler: Sampler(method: method, seed: seed ?? UInt64.random(in: 0...UInt64.max)))
+        func plainPredictor() -> PlainPredictor {
+            PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights),
+                           sampler: Sampler(method: method, seed: runSeed))
+        }
+        func securePredictor(revealLogits: Bool) -> SecurePredictor {
+            SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu,
+                            temperature: Double(temperature), revealLogits: revealLogits)
+        }
+
         var stream = StreamingDetokenizer(tokenizer: tokenizer)
         let output = FileHandle.standardOutput
-        output.write(Data(try stream.append(promptIds).utf8))
-        let loaded = Date()
-        let result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS) { token in
-            output.write(Data(try stream.append([token]).utf8))
+        let emit: (Int32) throws -> Void = { token in output.write(Data(try stream.append([token]).utf8)) }
+        var secure: SecurePredictor?
+        var comparison: GenerationReport.Comparison?
+        let result: (tokens: [Int32], stop: StopReason)
+        let generationStart: Date
+        switch mode {
+        case .plain:
+            var predictor = plainPredictor()
+            output.write(Data(try stream.append(promptIds).utf8))
+            generationStart = Date()
+            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, onToken: emit)
+        case .secure:
+            var predictor = securePredictor(revealLogits: false)
+            secure = predictor
+            output.write(Data(try stream.append(promptIds).utf8))
+            generationStart = Date()
+            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, onToken: emit)
+        case .compare:
+            var reference = plainPredictor()
+            let plainResult = try generator.run(&reference, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS)
+            var predictor = ComparingPredictor(secure: securePredictor(revealLogits: true), plain: plainPredictor())
+            secure = predictor.secure
+            output.write(Data(try stream.append(promptIds).utf8))
+            generationStart = Date()
+            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, onToken: emit)
+            let common = min(plainResult.tokens.count, result.tokens.count)
+            let divergence = (0..<common).first { plainResult.tokens[$0] != result.tokens[$0] }
+                ?? (plainResult.tokens.count == result.tokens.count ? nil : min(plainResult.tokens.count, result.tokens.count))
+            comparison = .init(plainIds: promptIds + plainResult.tokens, plainText: try tokenizer.decode(promptIds + plainResult.tokens),
+                               firstDivergence: divergence, maxLogitError: Double(predictor.logitErrors.max() ?? 0),
+                               logitErrors: predictor.logitErrors.map(Double.init))
         }
         output.write(Data((try stream.finish() + "\n").utf8))
         let finished = Date()
 
-        let seconds = finished.timeIntervalSince(loaded)
+        let seconds = finished.timeIntervalSince(generationStart)
         let rate = seconds > 0 ? Double(result.tokens.count) / seconds : 0
         standardError("\(mode.rawValue): \(promptIds.count) prompt tokens, \(result.tokens.count) generated in "
-            + String(format: "%.3f s (%.1f tokens/s), stop: %@", seconds, rate, result.stop.rawValue))
+            + String(format: "%.3f s (%.2f tokens/s), stop: %@", seconds, rate, result.stop.rawValue))
+        if let comparison {
+            standardError("plain:  \(comparison.plainText)")
+            standardError(comparison.firstDivergence.map { "first divergence at new token \($0)" } ?? "no divergence: secure and plain tokens are identical")
+            standardError(String(format: "max |secure logit − plain logit| = %.5f", comparison.maxLogitError))
+        }
+        if let secure { standardError(CostTable(predictor: secure).render()) }
 
         if let reportJSON {
             let ids = promptIds + result.tokens
-            let report = GenerationReport(
+            var report = GenerationReport(
                 mode: mode.rawValue, model: modelOptions.directory.path, prompt: prompt, ids: ids,
                 promptTokens: promptIds.count, generatedTokens: result.tokens.count, text: try tokenizer.decode(ids),
                 stopReason: result.stop.rawValue,
-                total: .init(wallSeconds: finished.timeIntervalSince(started), generationSeconds: seconds))
+                total: .init(wallSeconds: finished.timeIntervalSince(started), generationSeconds: seconds),
+                peakRssBytes: peakResidentBytes(), compare: comparison)
+            if let secure { report.addCosts(secure) }
             try report.write(to: URL(fileURLWithPath: reportJSON))
         }
     }
@@ -96,4 +149,12 @@ struct GenerateCommand: ParsableCommand {
 /// Writes one line to stderr.
 func standardError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// The process's peak resident set size (VmHWM), or nil where /proc is absent.
+func peakResidentBytes() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+    return kb * 1024
 }

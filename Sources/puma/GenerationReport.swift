@@ -1,12 +1,38 @@
 import Foundation
+import PumaLLaMA
+import PumaMPC
 
 /// The `--report-json` document of `puma generate`.
 struct GenerationReport: Encodable {
     struct Timing: Encodable {
-        /// Whole command: loading, tokenizing and generating.
+        /// Whole command: loading, weight sharing, tokenizing and generating.
         var wallSeconds: Double
         /// The generation loop alone (prompt processing included).
         var generationSeconds: Double
+        var bytesSent: Int?
+        var rounds: Int?
+    }
+
+    struct PassReport: Encodable {
+        var tokens: Int
+        var wallSeconds: Double
+        var bytesSent: Int
+        var rounds: Int
+    }
+
+    struct OpReport: Encodable {
+        var bytesSent: Int
+        var rounds: Int
+        var wallSeconds: Double
+    }
+
+    struct Comparison: Encodable {
+        var plainIds: [Int32]
+        var plainText: String
+        /// Index among the new tokens of the first difference; nil when identical.
+        var firstDivergence: Int?
+        var maxLogitError: Double
+        var logitErrors: [Double]
     }
 
     var mode: String
@@ -20,6 +46,28 @@ struct GenerationReport: Encodable {
     var text: String
     var stopReason: String
     var total: Timing
+    var peakRssBytes: Int?
+    var compare: Comparison?
+    /// Secure modes: sharing the weights (once).
+    var setup: PassReport?
+    /// Secure modes: one entry per forward pass (the first covers the whole prompt).
+    var perToken: [PassReport]?
+    /// Secure modes: per operation, all passes together.
+    var ops: [String: OpReport]?
+    var modeledSeconds: [String: Double]?
+
+    mutating func addCosts(_ secure: SecurePredictor) {
+        let report = secure.simulation.report
+        setup = PassReport(tokens: 0, wallSeconds: secure.setupCost.wallSeconds, bytesSent: secure.setupCost.bytesSent, rounds: secure.setupCost.rounds)
+        perToken = secure.passes.map { PassReport(tokens: $0.tokens, wallSeconds: $0.wallSeconds, bytesSent: $0.bytesSent, rounds: $0.rounds) }
+        total.bytesSent = secure.passes.reduce(0) { $0 + $1.bytesSent }
+        total.rounds = secure.passes.reduce(0) { $0 + $1.rounds }
+        ops = report.byScope(depth: 1).filter { $0.key != "weights" }
+            .mapValues { OpReport(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) }
+        modeledSeconds = Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map {
+            ($0.name, $0.seconds(report, excluding: ["weights"]))
+        })
+    }
 
     func write(to url: URL) throws {
         let encoder = JSONEncoder()

@@ -1,0 +1,96 @@
+import Foundation
+import PumaCore
+import PumaIO
+import PumaMPC
+import PumaNN
+
+/// Communication and time of one secure forward pass.
+public struct PassCost: Sendable {
+    public var tokens: Int
+    public var wallSeconds: Double
+    public var bytesSent: Int
+    public var rounds: Int
+}
+
+/// Secure generation: three simulated parties hold the model owner's weights and the KV cache as
+/// replicated shares; the client shares each new token's one-hot row and learns only the chosen
+/// next token (greedy: secret argmax; with a temperature: Gumbel-max with the client's secret
+/// noise). Each `feed` is one secure forward pass over the fed tokens.
+public final class SecurePredictor: NextTokenPredictor {
+    public let simulation: Simulation
+    let parties: [SecureTransformerParty]
+    let config: LlamaConfiguration
+    let temperature: Double
+    let revealLogits: Bool
+    /// The client's generator for Gumbel noise.
+    var clientRandom: SeededGenerator
+    /// Cost of sharing the weights (once).
+    public private(set) var setupCost: PassCost
+    /// Cost of every forward pass, in order.
+    public private(set) var passes: [PassCost] = []
+    /// The last position's logits, opened to the client only when `revealLogits` (compare mode).
+    public private(set) var lastLogits: [Float]?
+
+    /// Secret-shares `weights` from the model owner to the three parties.
+    /// - Parameters:
+    ///   - seed: makes the parties' keys and the client's noise reproducible (measurement, not secrecy).
+    ///   - temperature: 0 for greedy; otherwise Gumbel-max sampling at this temperature.
+    ///   - revealLogits: also open each pass's last logits to the client (for `--mode compare`).
+    public init(config: LlamaConfiguration, weights: LlamaWeights, seed: UInt64?, fixedPoint: FixedPoint = .standard,
+                siluMethod: NonLinear.SiLUMethod = .symmetric, temperature: Double = 0, revealLogits: Bool = false) {
+        self.config = config
+        self.temperature = temperature
+        self.revealLogits = revealLogits
+        clientRandom = SeededGenerator(seed: seed ?? UInt64.random(in: 0...UInt64.max))
+        let simulation = Simulation(seed: seed, fixedPoint: fixedPoint)
+        self.simulation = simulation
+        let parties = simulation.parties.map { SecureTransformerParty(party: $0, config: config, siluMethod: siluMethod) }
+        self.parties = parties
+        let encoded = SecureWeightLayout.encode(weights, fixedPoint)
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = simulation.run(dealers: { s in s.owner.ledger.scope("weights") { for tensor in encoded { s.owner.share(tensor) } } }) { party in
+            parties[party.id].receiveWeights()
+            return 0
+        }
+        let total = simulation.report.total
+        setupCost = PassCost(tokens: 0, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
+                             bytesSent: total.bytesSent, rounds: total.rounds)
+    }
+
+    public func feed(_ tokens: [Int32]) throws -> Int32 {
+        let vocab = config.vocabSize
+        var onehot = [UInt64](repeating: 0, count: tokens.count * vocab)
+        for (r, token) in tokens.enumerated() { onehot[r * vocab + Int(token)] = 1 }
+        var noise: [UInt64] = []
+        if temperature > 0 {
+            noise = (0..<vocab).map { _ in
+                let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &clientRandom)
+                return simulation.parties[0].fixedPoint.encode(-Foundation.log(-Foundation.log(u)))
+            }
+        }
+        let before = simulation.report.total
+        let start = DispatchTime.now().uptimeNanoseconds
+        var received: [UInt64] = []
+        var logits: [UInt64] = []
+        let options = SecureTransformerParty.Options(temperature: temperature, revealLogits: revealLogits)
+        let count = tokens.count
+        let parties = self.parties
+        let reveal = revealLogits
+        _ = simulation.run(dealers: { s in
+            s.client.share(onehot)
+            if reveal { logits = s.client.receiveOutput() }
+            if !noise.isEmpty { s.client.share(noise) }
+            received = s.client.receiveOutput()
+        }) { party in
+            parties[party.id].forward(count: count, options: options)
+            return 0
+        }
+        let after = simulation.report.total
+        passes.append(PassCost(tokens: tokens.count, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
+                               bytesSent: after.bytesSent - before.bytesSent, rounds: after.rounds - before.rounds))
+        if revealLogits { lastLogits = simulation.parties[0].fixedPoint.decode(logits).map(Float.init) }
+        let token = Int32(truncatingIfNeeded: received[0])
+        guard token >= 0, Int(token) < vocab else { throw GenerationError.invalidTokenId(token, vocabulary: vocab) }
+        return token
+    }
+}

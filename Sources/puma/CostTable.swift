@@ -1,0 +1,39 @@
+import Foundation
+import PumaLLaMA
+import PumaMPC
+
+/// The cost table printed on stderr after a secure run: per operation bytes, rounds and wall
+/// time, the totals, and the modeled network time on the LAN and WAN presets.
+struct CostTable {
+    let predictor: SecurePredictor
+
+    func render() -> String {
+        let ops = predictor.simulation.report.byScope(depth: 1).filter { $0.key != "weights" }
+        let passes = predictor.passes
+        let bytes = passes.reduce(0) { $0 + $1.bytesSent }
+        let rounds = passes.reduce(0) { $0 + $1.rounds }
+        let wall = passes.reduce(0) { $0 + $1.wallSeconds }
+        func megabytes(_ b: Int) -> String { String(format: "%10.3f", Double(b) / 1e6) }
+        var lines = ["operation            MB sent    rounds   wall s"]
+        for (name, r) in ops.sorted(by: { $0.value.bytesSent > $1.value.bytesSent }) {
+            lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(r.bytesSent)
+                + String(format: " %9d %8.3f", r.rounds, r.seconds))
+        }
+        lines.append("total".padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(bytes) + String(format: " %9d %8.3f", rounds, wall))
+        if let first = passes.first, passes.count > 1 {
+            let rest = passes.dropFirst()
+            let meanBytes = rest.reduce(0) { $0 + $1.bytesSent } / rest.count
+            let meanRounds = rest.reduce(0) { $0 + $1.rounds } / rest.count
+            let meanWall = rest.reduce(0) { $0 + $1.wallSeconds } / Double(rest.count)
+            lines.append(String(format: "prompt pass (%d tokens): %.3f MB, %d rounds, %.3f s; later passes: %.3f MB, %d rounds, %.3f s each (mean)",
+                                first.tokens, Double(first.bytesSent) / 1e6, first.rounds, first.wallSeconds,
+                                Double(meanBytes) / 1e6, meanRounds, meanWall))
+        }
+        lines.append(String(format: "weights shared once: %.3f MB from the owner", Double(predictor.setupCost.bytesSent) / 1e6))
+        for model in [NetworkModel.lan, .wan] {
+            lines.append(String(format: "modeled network time, slowest party (%@: %.1f ms, %.0f Mbps): %.3f s", model.name,
+                                model.latencySeconds * 1e3, model.bitsPerSecond / 1e6, model.seconds(predictor.simulation.report, excluding: ["weights"])))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
