@@ -10,6 +10,8 @@ public struct PassCost: Sendable {
     public var wallSeconds: Double
     public var bytesSent: Int
     public var rounds: Int
+    /// Per top-level operation (all parties and the client).
+    public var ops: [String: CostRecord]
 }
 
 /// Secure generation: three simulated parties hold the model owner's weights and the KV cache as
@@ -18,6 +20,8 @@ public struct PassCost: Sendable {
 /// noise). Each `feed` is one secure forward pass over the fed tokens.
 public final class SecurePredictor: NextTokenPredictor {
     public let simulation: Simulation
+    /// Ledger scopes of the one-time weight sharing, left out of per-pass tables.
+    public static let setupScopes: Set<String> = ["weights", "owner input"]
     let parties: [SecureTransformerParty]
     let config: LlamaConfiguration
     let temperature: Double
@@ -48,13 +52,13 @@ public final class SecurePredictor: NextTokenPredictor {
         self.parties = parties
         let encoded = SecureWeightLayout.encode(weights, fixedPoint)
         let start = DispatchTime.now().uptimeNanoseconds
-        _ = simulation.run(dealers: { s in s.owner.ledger.scope("weights") { for tensor in encoded { s.owner.share(tensor) } } }) { party in
+        _ = simulation.run(dealers: { s in for tensor in encoded { s.owner.share(tensor) } }) { party in
             parties[party.id].receiveWeights()
             return 0
         }
         let total = simulation.report.total
         setupCost = PassCost(tokens: 0, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
-                             bytesSent: total.bytesSent, rounds: total.rounds)
+                             bytesSent: total.bytesSent, rounds: total.rounds, ops: [:])
     }
 
     public func feed(_ tokens: [Int32]) throws -> Int32 {
@@ -68,7 +72,8 @@ public final class SecurePredictor: NextTokenPredictor {
                 return simulation.parties[0].fixedPoint.encode(-Foundation.log(-Foundation.log(u)))
             }
         }
-        let before = simulation.report.total
+        let before = simulation.report
+        let opsBefore = before.byScope(depth: 1)
         let start = DispatchTime.now().uptimeNanoseconds
         var received: [UInt64] = []
         var logits: [UInt64] = []
@@ -85,9 +90,16 @@ public final class SecurePredictor: NextTokenPredictor {
             parties[party.id].forward(count: count, options: options)
             return 0
         }
-        let after = simulation.report.total
+        let after = simulation.report
+        var ops: [String: CostRecord] = [:]
+        for (name, r) in after.byScope(depth: 1) where !Self.setupScopes.contains(name) {
+            let b = opsBefore[name] ?? CostRecord()
+            ops[name] = CostRecord(rounds: r.rounds - b.rounds, bytesSent: r.bytesSent - b.bytesSent,
+                                   bytesReceived: r.bytesReceived - b.bytesReceived, seconds: r.seconds - b.seconds)
+        }
         passes.append(PassCost(tokens: tokens.count, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
-                               bytesSent: after.bytesSent - before.bytesSent, rounds: after.rounds - before.rounds))
+                               bytesSent: after.total.bytesSent - before.total.bytesSent,
+                               rounds: after.total.rounds - before.total.rounds, ops: ops))
         if revealLogits { lastLogits = simulation.parties[0].fixedPoint.decode(logits).map(Float.init) }
         let token = Int32(truncatingIfNeeded: received[0])
         guard token >= 0, Int(token) < vocab else { throw GenerationError.invalidTokenId(token, vocabulary: vocab) }

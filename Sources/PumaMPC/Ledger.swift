@@ -49,10 +49,14 @@ public final class Ledger: @unchecked Sendable {
         records[path] = r
     }
 
-    /// Records traffic outside the round structure (e.g. input sharing that precedes the protocol).
-    public func recordTraffic(bytesSent: Int, bytesReceived: Int) {
-        records[path, default: CostRecord()].bytesSent += bytesSent
-        records[path, default: CostRecord()].bytesReceived += bytesReceived
+    /// Records one round of a client's or owner's traffic under the top-level name `name`, with no
+    /// wall time (a dealer's time is spent waiting for the parties).
+    public func charge(_ name: String, bytesSent: Int, bytesReceived: Int) {
+        var r = records[name, default: CostRecord()]
+        r.rounds += 1
+        r.bytesSent += bytesSent
+        r.bytesReceived += bytesReceived
+        records[name] = r
     }
 
     /// Sum of communication over all scopes (time: the sum of top-level scopes).

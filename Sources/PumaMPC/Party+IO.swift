@@ -64,23 +64,19 @@ public final class Dealer: @unchecked Sendable {
 
     /// Secret-shares `values` (ring elements) to the three parties; pairs with `Party.input`.
     public func share(_ values: [UInt64]) {
-        ledger.scope("input") {
-            let x0 = seed0.words(values.count)
-            let x1 = seed1.words(values.count)
-            let x2 = Words.sub(Words.sub(values, x0), x1)
-            transport.send(x2, to: .party(1))
-            transport.send(x2, to: .party(2))
-            ledger.recordRound(bytesSent: 16 * values.count, bytesReceived: 0)
-        }
+        let x0 = seed0.words(values.count)
+        let x1 = seed1.words(values.count)
+        let x2 = Words.sub(Words.sub(values, x0), x1)
+        transport.send(x2, to: .party(1))
+        transport.send(x2, to: .party(2))
+        ledger.charge("\(endpoint) input", bytesSent: 16 * values.count, bytesReceived: 0)
     }
 
     /// Receives an output opened with `Party.revealToClient`.
     public func receiveOutput() -> [UInt64] {
-        ledger.scope("reveal") {
-            let a = transport.receive(from: .party(0))
-            let b = transport.receive(from: .party(1))
-            ledger.recordRound(bytesSent: 0, bytesReceived: 8 * (a.count + b.count))
-            return Words.add(a, b)
-        }
+        let a = transport.receive(from: .party(0))
+        let b = transport.receive(from: .party(1))
+        ledger.charge("\(endpoint) output", bytesSent: 0, bytesReceived: 8 * (a.count + b.count))
+        return Words.add(a, b)
     }
 }

@@ -8,7 +8,7 @@ struct CostTable {
     let predictor: SecurePredictor
 
     func render() -> String {
-        let ops = predictor.simulation.report.byScope(depth: 1).filter { $0.key != "weights" }
+        let ops = predictor.simulation.report.byScope(depth: 1).filter { !SecurePredictor.setupScopes.contains($0.key) }
         let passes = predictor.passes
         let bytes = passes.reduce(0) { $0 + $1.bytesSent }
         let rounds = passes.reduce(0) { $0 + $1.rounds }
@@ -32,7 +32,7 @@ struct CostTable {
         lines.append(String(format: "weights shared once: %.3f MB from the owner", Double(predictor.setupCost.bytesSent) / 1e6))
         for model in [NetworkModel.lan, .wan] {
             lines.append(String(format: "modeled network time, slowest party (%@: %.1f ms, %.0f Mbps): %.3f s", model.name,
-                                model.latencySeconds * 1e3, model.bitsPerSecond / 1e6, model.seconds(predictor.simulation.report, excluding: ["weights"])))
+                                model.latencySeconds * 1e3, model.bitsPerSecond / 1e6, model.seconds(predictor.simulation.report, excluding: SecurePredictor.setupScopes)))
         }
         return lines.joined(separator: "\n")
     }

@@ -62,10 +62,10 @@ struct GenerationReport: Encodable {
         perToken = secure.passes.map { PassReport(tokens: $0.tokens, wallSeconds: $0.wallSeconds, bytesSent: $0.bytesSent, rounds: $0.rounds) }
         total.bytesSent = secure.passes.reduce(0) { $0 + $1.bytesSent }
         total.rounds = secure.passes.reduce(0) { $0 + $1.rounds }
-        ops = report.byScope(depth: 1).filter { $0.key != "weights" }
+        ops = report.byScope(depth: 1).filter { !SecurePredictor.setupScopes.contains($0.key) }
             .mapValues { OpReport(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) }
         modeledSeconds = Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map {
-            ($0.name, $0.seconds(report, excluding: ["weights"]))
+            ($0.name, $0.seconds(report, excluding: SecurePredictor.setupScopes))
         })
     }
 

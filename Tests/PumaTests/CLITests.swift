@@ -54,7 +54,9 @@ struct CLITests {
         try expectFailure(["generate", "--prompt", "x", "--temperature=-1"], "--temperature must be a finite number ≥ 0")
         try expectFailure(["generate", "--prompt", "x", "--max-tokens=-3"], "--max-tokens must be ≥ 0")
         try expectFailure(["generate", "--prompt", "x", "--mode", "fast"], "--mode")
-        try expectFailure(["generate", "--prompt", "x", "--mode", "secure"], "--mode secure is not available yet")
+        try expectFailure(["generate", "--prompt", "x", "--top-p", "0.5"], "--top-p is only available with --mode plain")
+        try expectFailure(["generate", "--prompt", "x", "--mode", "compare", "--temperature", "0.7"], "--mode compare is greedy only")
+        try expectFailure(["generate", "--prompt", "x", "--silu", "exact"], "--silu")
 
         // A model whose tokenizer is missing, then one whose context is shorter than the prompt.
         try TinyModel.write(to: dir, dtype: .bf16, seed: 5)
@@ -125,5 +127,40 @@ struct CLITests {
             #expect((row["elements_per_second"] as? Double ?? 0) > 0)
         }
         #expect(run.stdout.contains("truncate") && run.stdout.contains("argmax"))
+    }
+
+    @Test("secure generation by default: the golden text, the cost table, and the secure report keys")
+    func secureReport() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reportURL = dir.appendingPathComponent("report.json")
+        let run = try PumaProcess(["generate", "--prompt", "In the beginning", "--max-tokens", "6", "--seed", "3",
+                                   "--report-json", reportURL.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let golden = (try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))["greedy"] as! [[String: Any]])[0]
+        let expectedIds = Array((golden["ids"] as! [Int]).prefix((golden["prompt_ids"] as! [Int]).count + 6))
+        let report = try Fixtures.json(reportURL)
+        #expect(report["mode"] as? String == "secure")
+        #expect(report["ids"] as? [Int] == expectedIds)
+        #expect(run.stdout == (report["text"] as! String) + "\n")
+        let total = report["total"] as! [String: Any]
+        #expect((total["bytes_sent"] as? Int ?? 0) > 0 && (total["rounds"] as? Int ?? 0) > 0 && (total["wall_seconds"] as? Double ?? 0) > 0)
+        let perToken = report["per_token"] as! [[String: Any]]
+        #expect(perToken.count == 6)
+        #expect(perToken.allSatisfy { ($0["bytes_sent"] as? Int ?? 0) > 0 && ($0["rounds"] as? Int ?? 0) > 0 && $0["wall_seconds"] is Double })
+        let ops = report["ops"] as! [String: [String: Any]]
+        for name in ["softmax", "rmsnorm", "silu_mul", "argmax", "qkv_proj"] { #expect(ops[name]?["bytes_sent"] as? Int ?? 0 > 0, "\(name)") }
+        #expect(((report["peak_rss_bytes"] as? Int) ?? 0) > 0)
+        #expect(run.stderr.contains("modeled network time, slowest party (LAN"))
+        #expect(run.stderr.contains("WAN"))
+    }
+
+    @Test("compare mode reports the first divergence and the max logit error")
+    func compareMode() throws {
+        let run = try PumaProcess(["generate", "--prompt", "The LORD is my shepherd;", "--max-tokens", "4", "--mode", "compare", "--seed", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("no divergence: secure and plain tokens are identical"))
+        #expect(run.stderr.contains("max |secure logit − plain logit| = 0.0"))
+        #expect(run.stdout.hasPrefix("The LORD is my shepherd; and the LORD"))
     }
 }

@@ -20,4 +20,58 @@ struct SecureTransformerTests {
             #expect(prompt + result.tokens == (item["ids"] as! [Int]).map(Int32.init), "\(item["prompt"]!)")
         }
     }
+
+    @Test("embedded model: secure greedy equals plaintext (the PyTorch goldens) for 32 tokens on every recorded prompt")
+    func embeddedGolden() throws {
+        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let golden = try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))
+        let generator = Generator(maxPositions: model.configuration.maxPositionEmbeddings, vocabularySize: model.configuration.vocabSize, eosId: 2)
+        for item in golden["greedy"] as! [[String: Any]] {
+            let prompt = (item["prompt_ids"] as! [Int]).map(Int32.init)
+            var predictor = SecurePredictor(config: model.configuration, weights: model.weights, seed: 1)
+            let result = try generator.run(&predictor, prompt: prompt, maxTokens: 32, stopAtEOS: false)
+            #expect(prompt + result.tokens == (item["ids"] as! [Int]).map(Int32.init), "\(item["prompt"]!)")
+        }
+    }
+
+    @Test("with the KV cache, a decode pass costs the same but for attention, which grows linearly with the cache")
+    func perTokenCost() throws {
+        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let generator = Generator(maxPositions: 256, vocabularySize: model.configuration.vocabSize, eosId: 2)
+        var predictor = SecurePredictor(config: model.configuration, weights: model.weights, seed: 2)
+        let prompt = try model.tokenizer.encode("And God said", addBOS: true)
+        _ = try generator.run(&predictor, prompt: prompt, maxTokens: 10, stopAtEOS: false)
+        let passes = predictor.passes
+        #expect(passes.count == 10 && passes[0].tokens == prompt.count && passes.dropFirst().allSatisfy { $0.tokens == 1 })
+        let attention: Set<String> = ["attention_scores", "softmax", "attention_values"]
+        let decode = Array(passes.dropFirst())
+        for name in decode[0].ops.keys.sorted() where !attention.contains(name) {
+            let bytes = Set(decode.map { $0.ops[name]?.bytesSent ?? -1 })
+            let rounds = Set(decode.map { $0.ops[name]?.rounds ?? -1 })
+            #expect(bytes.count == 1 && rounds.count == 1, "\(name) varies across decode passes: \(bytes), \(rounds)")
+        }
+        // Attention traffic: constant increments (linear in the cache length), never a prefix re-run.
+        let attentionBytes = decode.map { pass in attention.reduce(0) { $0 + (pass.ops[$1]?.bytesSent ?? 0) } }
+        let steps = zip(attentionBytes.dropFirst(), attentionBytes).map { $0 - $1 }
+        #expect(steps.allSatisfy { $0 > 0 } && Set(steps).count == 1, "attention bytes per step: \(steps)")
+        // The prompt pass over \(prompt.count) tokens costs more than any single decode pass.
+        #expect(passes[0].bytesSent > decode.map(\.bytesSent).max()!)
+        #expect(decode.last!.bytesSent - decode.first!.bytesSent == steps[0] * (decode.count - 1))
+    }
+
+    @Test("Gumbel-max sampling: reproducible with a seed, varied across seeds, only tokens opened")
+    func sampling() throws {
+        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let generator = Generator(maxPositions: 256, vocabularySize: model.configuration.vocabSize, eosId: 2)
+        let prompt = try model.tokenizer.encode("And", addBOS: true)
+        func sample(_ seed: UInt64) throws -> [Int32] {
+            var predictor = SecurePredictor(config: model.configuration, weights: model.weights, seed: seed, temperature: 1.0)
+            return try generator.run(&predictor, prompt: prompt, maxTokens: 6, stopAtEOS: false).tokens
+        }
+        let a = try sample(5), b = try sample(5)
+        #expect(a == b)
+        let others = try (6...9).map { try sample($0) }
+        #expect(Set(others.map { $0.description }).count > 1, "four seeds gave the same continuation: \(others)")
+        #expect(others.allSatisfy { $0.allSatisfy { $0 >= 0 && $0 < 1024 } })
+    }
 }
