@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release).",
-        subcommands: [ProtocolsBench.self]
+        subcommands: [ProtocolsBench.self, AccuracyBench.self]
     )
 }
 
