@@ -79,6 +79,18 @@ extension FixedPointBackend {
         addPublic(x, [UInt64](repeating: fixedPoint.encode(c), count: count(x)))
     }
 
+    /// Part `i` of a concatenation of parts of `n` elements.
+    public func part(_ x: Value, _ i: Int, of n: Int) -> Value { gather(x, Array((i * n)..<((i + 1) * n))) }
+
+    /// Part `i` of a concatenation of bit vectors of `n` elements.
+    public func part(_ x: Bits, _ i: Int, of n: Int) -> Bits { gatherBits(x, Array((i * n)..<((i + 1) * n))) }
+
+    /// The element-wise sum of the `parts` equal parts of x.
+    public func sumParts(_ x: Value, _ parts: Int) -> Value {
+        let n = count(x) / parts
+        return (1..<parts).reduce(part(x, 0, of: n)) { add($0, part(x, $1, of: n)) }
+    }
+
     /// Repeats element r of x `times` times, for each r ([n] → [n·times]).
     public func broadcast(_ x: Value, times: Int) -> Value {
         gather(x, (0..<count(x)).flatMap { Array(repeating: $0, count: times) })

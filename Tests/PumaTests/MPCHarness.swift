@@ -8,24 +8,21 @@ enum MPC {
     /// expects the three openings to agree.
     static func run(_ inputs: [[UInt64]], seed: UInt64 = 1, fixedPoint: FixedPoint = .standard,
                     _ body: @escaping @Sendable (Party, [ArithmeticShares]) -> ArithmeticShares) -> [UInt64] {
-        let sim = Simulation(seed: seed, fixedPoint: fixedPoint)
-        let counts = inputs.map(\.count)
-        let results = sim.run(dealers: { s in for v in inputs { s.client.share(v) } }) { party in
-            let shares = counts.map { party.input(from: .client, count: $0) }
-            return party.revealToAll(body(party, shares))
-        }
-        #expect(results[0] == results[1] && results[1] == results[2], "parties opened different values")
-        return results[0]
+        open(inputs, seed: seed, fixedPoint: fixedPoint) { p, v in p.revealToAll(body(p, v)) }
     }
 
     /// As `run`, for protocols with a boolean result.
     static func runBits(_ inputs: [[UInt64]], seed: UInt64 = 1,
                         _ body: @escaping @Sendable (Party, [ArithmeticShares]) -> BooleanShares) -> [UInt64] {
-        let sim = Simulation(seed: seed)
+        open(inputs, seed: seed, fixedPoint: .standard) { p, v in p.revealToAll(body(p, v)) }
+    }
+
+    private static func open(_ inputs: [[UInt64]], seed: UInt64, fixedPoint: FixedPoint,
+                             _ body: @escaping @Sendable (Party, [ArithmeticShares]) -> [UInt64]) -> [UInt64] {
+        let sim = Simulation(seed: seed, fixedPoint: fixedPoint)
         let counts = inputs.map(\.count)
         let results = sim.run(dealers: { s in for v in inputs { s.client.share(v) } }) { party in
-            let shares = counts.map { party.input(from: .client, count: $0) }
-            return party.revealToAll(body(party, shares))
+            body(party, counts.map { party.input(from: .client, count: $0) })
         }
         #expect(results[0] == results[1] && results[1] == results[2], "parties opened different values")
         return results[0]

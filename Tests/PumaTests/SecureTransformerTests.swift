@@ -6,32 +6,30 @@ import Testing
 
 @Suite("Secure transformer")
 struct SecureTransformerTests {
+    /// Secure greedy generation from each golden prompt reproduces the golden ids exactly.
+    func expectGoldenContinuations(_ directory: URL, tokens: Int) throws {
+        let model = try LlamaModel(directory: directory)
+        let golden = try Fixtures.json(directory.appendingPathComponent("golden.json"))
+        let c = model.configuration
+        let generator = Generator(maxPositions: c.maxPositionEmbeddings, vocabularySize: c.vocabSize, eosId: 2)
+        for item in golden["greedy"] as! [[String: Any]] {
+            let prompt = (item["prompt_ids"] as! [Int]).map(Int32.init)
+            var predictor = SecurePredictor(config: c, weights: model.weights, seed: 1)
+            let result = try generator.run(&predictor, prompt: prompt, maxTokens: tokens, stopAtEOS: false)
+            #expect(prompt + result.tokens == Array((item["ids"] as! [Int]).map(Int32.init).prefix(prompt.count + tokens)),
+                    "\(item["prompt"]!)")
+        }
+    }
+
     @Test("stories260K: secure greedy reproduces all 6 golden continuations (48 tokens)",
           .enabled(if: Fixtures.hasSharedModels, Comment(rawValue: Fixtures.sharedModelsMissing)))
     func storiesGolden() throws {
-        let model = try LlamaModel(directory: Fixtures.stories)
-        let golden = try Fixtures.json(Fixtures.stories.appendingPathComponent("golden.json"))
-        let cases = golden["greedy"] as! [[String: Any]]
-        let generator = Generator(maxPositions: 512, vocabularySize: 512, eosId: 2)
-        for item in cases {
-            let prompt = (item["prompt_ids"] as! [Int]).map(Int32.init)
-            var predictor = SecurePredictor(config: model.configuration, weights: model.weights, seed: 1)
-            let result = try generator.run(&predictor, prompt: prompt, maxTokens: 48, stopAtEOS: false)
-            #expect(prompt + result.tokens == (item["ids"] as! [Int]).map(Int32.init), "\(item["prompt"]!)")
-        }
+        try expectGoldenContinuations(Fixtures.stories, tokens: 48)
     }
 
     @Test("embedded model: secure greedy equals plaintext (the PyTorch goldens) for 32 tokens on every recorded prompt")
     func embeddedGolden() throws {
-        let model = try LlamaModel(directory: Fixtures.embeddedModel)
-        let golden = try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))
-        let generator = Generator(maxPositions: model.configuration.maxPositionEmbeddings, vocabularySize: model.configuration.vocabSize, eosId: 2)
-        for item in golden["greedy"] as! [[String: Any]] {
-            let prompt = (item["prompt_ids"] as! [Int]).map(Int32.init)
-            var predictor = SecurePredictor(config: model.configuration, weights: model.weights, seed: 1)
-            let result = try generator.run(&predictor, prompt: prompt, maxTokens: 32, stopAtEOS: false)
-            #expect(prompt + result.tokens == (item["ids"] as! [Int]).map(Int32.init), "\(item["prompt"]!)")
-        }
+        try expectGoldenContinuations(Fixtures.embeddedModel, tokens: 32)
     }
 
     @Test("with the KV cache, a decode pass costs the same but for attention, which grows linearly with the cache")
