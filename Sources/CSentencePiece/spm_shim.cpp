@@ -52,15 +52,12 @@ int32_t spm_piece_count(const spm_handle *h) { return h->processor.GetPieceSize(
 int32_t spm_bos_id(const spm_handle *h) { return h->processor.bos_id(); }
 int32_t spm_eos_id(const spm_handle *h) { return h->processor.eos_id(); }
 int32_t spm_unk_id(const spm_handle *h) { return h->processor.unk_id(); }
-int32_t spm_pad_id(const spm_handle *h) { return h->processor.pad_id(); }
 
 static bool in_range(const spm_handle *h, int32_t id) {
     return id >= 0 && id < h->processor.GetPieceSize();
 }
 
 int spm_is_byte(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsByte(id); }
-int spm_is_control(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsControl(id); }
-int spm_is_unknown(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsUnknown(id); }
 
 int spm_encode(const spm_handle *h, const char *text, size_t length, int32_t **ids, size_t *count) {
     std::vector<int> out;

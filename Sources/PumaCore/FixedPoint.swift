@@ -37,8 +37,6 @@ public struct FixedPoint: Sendable, Equatable {
 
 /// Ring helpers on raw UInt64 values (arithmetic mod 2^64).
 public enum Ring {
-    /// A signed integer as a ring element.
-    @inline(__always) public static func element(_ v: Int64) -> UInt64 { UInt64(bitPattern: v) }
     /// A ring element read as a signed integer.
     @inline(__always) public static func signed(_ v: UInt64) -> Int64 { Int64(bitPattern: v) }
     /// Arithmetic (sign-propagating) right shift: ⌊v / 2^bits⌋ for two's complement v.

@@ -62,7 +62,6 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     public func isByte(_ id: Int32) -> Bool { spm_is_byte(handle, id) != 0 }
-    public func isControl(_ id: Int32) -> Bool { spm_is_control(handle, id) != 0 }
 }
 
 /// Turns a growing id sequence into text deltas for streaming: `append` returns exactly the text

@@ -59,18 +59,6 @@ public final class Ledger: @unchecked Sendable {
         records[name] = r
     }
 
-    /// Sum of communication over all scopes (time: the sum of top-level scopes).
-    public var total: CostRecord {
-        var t = CostRecord()
-        for (key, r) in records {
-            t.rounds += r.rounds
-            t.bytesSent += r.bytesSent
-            t.bytesReceived += r.bytesReceived
-            if !key.contains("/") { t.seconds += r.seconds }
-        }
-        return t
-    }
-
     /// Communication summed by the first `depth` components of each scope path; time is that of
     /// the scope at exactly that depth (inclusive of what it nests).
     public static func grouped(_ records: [String: CostRecord], depth: Int) -> [String: CostRecord] {

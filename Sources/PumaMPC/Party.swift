@@ -69,11 +69,6 @@ public final class Party: @unchecked Sendable {
         Words.xor(streamWithPrevious.words(n), streamWithNext.words(n))
     }
 
-    /// A replicated sharing of a uniformly random vector nobody knows: component j = F(K_j).
-    public func randomShares(_ n: Int) -> ArithmeticShares {
-        ArithmeticShares(first: streamWithPrevious.words(n), second: streamWithNext.words(n))
-    }
-
     // MARK: Public values as shares
 
     /// The trivial sharing of a public vector: component 0 = v, the others 0.

@@ -97,7 +97,4 @@ extension Primitive {
         }
         return n
     }
-
-    /// Whether `exercise` can run it (the others need a dealer).
-    public var runsOnPartiesAlone: Bool { self != .input && self != .revealToClient }
 }

@@ -63,10 +63,6 @@ public final class Simulation: @unchecked Sendable {
 
     /// All five ledgers (three parties, client, owner) combined.
     public var report: CostReport { CostReport(ledgers: parties.map(\.ledger) + [client.ledger, owner.ledger]) }
-
-    public func resetLedgers() {
-        for ledger in parties.map(\.ledger) + [client.ledger, owner.ledger] { ledger.reset() }
-    }
 }
 
 /// Carries one thread's result back to the caller (written once, read after the semaphore).

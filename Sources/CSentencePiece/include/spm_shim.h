@@ -22,10 +22,7 @@ int32_t spm_piece_count(const spm_handle *handle);
 int32_t spm_bos_id(const spm_handle *handle);
 int32_t spm_eos_id(const spm_handle *handle);
 int32_t spm_unk_id(const spm_handle *handle);
-int32_t spm_pad_id(const spm_handle *handle);
 int spm_is_byte(const spm_handle *handle, int32_t id);
-int spm_is_control(const spm_handle *handle, int32_t id);
-int spm_is_unknown(const spm_handle *handle, int32_t id);
 
 /// Encodes `length` bytes of UTF-8 `text`. On success returns 0 and a malloc'ed array in `*ids`
 /// (free with spm_free_buffer) of `*count` ids; on failure returns -1.
