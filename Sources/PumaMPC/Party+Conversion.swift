@@ -2,40 +2,36 @@ import PumaCore
 
 /// Conversions between arithmetic and boolean sharing, comparisons and bit-selected products.
 extension Party {
-    /// Arithmetic → boolean sharing of all 64 bits (ABY3 §5.3 with a Kogge–Stone adder).
-    ///
-    /// P0 knows s = x0 + x1 and shares it in boolean form (component 0 from the PRSS key with P2,
-    /// component 2 zero, component 1 = s ⊕ component 0 sent to P1); x2 is held by P1 and P2 and needs
-    /// no sharing. Then s + x2 by a parallel-prefix carry: generate g = s ∧ x2, propagate p = s ⊕ x2,
-    /// six doubling levels (G, P) ← (G ⊕ P∧(G≪d), P∧(P≪d)), sum = p ⊕ (G ≪ 1).
+    /// Boolean sharings of two words whose sum is x: s = x0 + x1 (known to P0, shared by it:
+    /// component 0 from the PRSS key with P2, component 2 zero, component 1 = s ⊕ component 0 sent to
+    /// P1) and x2 (already held by P1 and P2, no sharing). Cost: 1 round, n words.
+    private func booleanSummands(_ x: ArithmeticShares) -> (s: BooleanShares, t: BooleanShares) {
+        let n = x.count
+        let zero = [UInt64](repeating: 0, count: n)
+        switch id {
+        case 0:
+            let c0 = common(with: 2, n)
+            let c1 = Words.xor(Words.add(x.first, x.second), c0)
+            _ = exchange(send: [(.party(1), c1)], receive: [])
+            return (BooleanShares(first: c0, second: c1), BooleanShares(first: zero, second: zero))
+        case 1:
+            let c1 = exchange(send: [], receive: [.party(0)])[0]
+            return (BooleanShares(first: c1, second: zero), BooleanShares(first: zero, second: x.second))
+        default:
+            let c0 = common(with: 0, n)
+            _ = exchange(send: [], receive: [])
+            return (BooleanShares(first: zero, second: c0), BooleanShares(first: x.first, second: zero))
+        }
+    }
+
+    /// Arithmetic → boolean sharing of all 64 bits (ABY3 §5.3 with a Kogge–Stone adder): the
+    /// boolean summands s, t of x, then generate g = s ∧ t, propagate p = s ⊕ t, six doubling levels
+    /// (G, P) ← (G ⊕ P∧(G≪d), P∧(P≪d)), and sum = p ⊕ (G ≪ 1).
     /// Cost: 8 rounds, 37n words (n + 3n + 5·6n + 3n). Exact.
     public func a2b(_ x: ArithmeticShares) -> BooleanShares {
         scope("a2b") {
             let n = x.count
-            let zero = [UInt64](repeating: 0, count: n)
-            // [s]^B with components (c0, s ⊕ c0, 0); c0 common to P0 and P2.
-            let s: BooleanShares
-            switch id {
-            case 0:
-                let c0 = common(with: 2, n)
-                let c1 = Words.xor(Words.add(x.first, x.second), c0)
-                _ = exchange(send: [(.party(1), c1)], receive: [])
-                s = BooleanShares(first: c0, second: c1)
-            case 1:
-                let c1 = exchange(send: [], receive: [.party(0)])[0]
-                s = BooleanShares(first: c1, second: zero)
-            default:
-                let c0 = common(with: 0, n)
-                _ = exchange(send: [], receive: [])
-                s = BooleanShares(first: zero, second: c0)
-            }
-            // [x2]^B with components (0, 0, x2): P1 holds it second, P2 first.
-            let t: BooleanShares
-            switch id {
-            case 0: t = BooleanShares(first: zero, second: zero)
-            case 1: t = BooleanShares(first: zero, second: x.second)
-            default: t = BooleanShares(first: x.first, second: zero)
-            }
+            let (s, t) = booleanSummands(x)
             let p = xor(s, t)
             var g = and(s, t)
             var q = p
@@ -54,25 +50,54 @@ extension Party {
     }
 
     /// The sign bit of x (bit 0 of the result): x < 0 as two's complement.
-    /// Cost: that of `a2b`: 8 rounds, 37n words. Exact.
+    ///
+    /// Only the carry into bit 63 of s + t is needed (msb = p₆₃ ⊕ carry), so the group generate of
+    /// bits 0…62 is reduced by a tree that halves the bits at every level, (G, P) ← (G_hi ⊕
+    /// P_hi∧G_lo, P_hi∧P_lo), and packs the surviving bits of all elements densely: level k ANDs
+    /// ⌈n/2^k⌉ words instead of n. Pairing neighbouring bits is a linear map, applied to each share
+    /// component locally. Cost: 8 rounds, n + 3n + 6·Σ_{k=1..5}⌈n/2^k⌉ + 3⌈n/64⌉ words (≈ 10n). Exact.
     public func msb(_ x: ArithmeticShares) -> BooleanShares {
-        scope("msb") { shiftRight(a2b(x), 63) }
+        scope("msb") {
+            let n = x.count
+            let (s, t) = booleanSummands(x)
+            let top: UInt64 = 1 << 63
+            let p = xor(s, t)
+            // Bit 63 of (g, p) becomes (0, 1), so the generate over all 64 bits is the carry into bit 63.
+            var g = andPublic(and(s, t), ~top)
+            var q = xorPublic(andPublic(p, ~top), [UInt64](repeating: top, count: n))
+            var width = 64
+            while width > 1 {
+                let (gLow, gHigh) = (BitPacking.evenBits(g), BitPacking.oddBits(g))
+                let (qLow, qHigh) = (BitPacking.evenBits(q), BitPacking.oddBits(q))
+                if width > 2 {
+                    let m = qHigh.count
+                    let both = and(BooleanShares.concatenate([qHigh, qHigh]), BooleanShares.concatenate([gLow, qLow]))
+                    g = xor(gHigh, both.slice(0..<m))
+                    q = both.slice(m..<(2 * m))
+                } else {
+                    g = xor(gHigh, and(qHigh, gLow))
+                }
+                width /= 2
+            }
+            // g now holds one carry bit per element, packed: unpack and add p's bit 63.
+            return xor(BitPacking.unpack(g, count: n), shiftRight(p, 63))
+        }
     }
 
-    /// [x < y], correct when |x − y| < 2^63. Cost: 8 rounds, 37n words.
+    /// [x < y], correct when |x − y| < 2^63. Cost: that of `msb`.
     public func lessThan(_ x: ArithmeticShares, _ y: ArithmeticShares) -> BooleanShares { msb(sub(x, y)) }
 
-    /// [x < c] for a public c. Cost: 8 rounds, 37n words.
+    /// [x < c] for a public c. Cost: that of `msb`.
     public func lessThan(_ x: ArithmeticShares, public c: UInt64) -> BooleanShares {
         msb(addPublic(x, 0 &- c))
     }
 
-    /// [x > c] for a public c. Cost: 8 rounds, 37n words.
+    /// [x > c] for a public c. Cost: that of `msb`.
     public func greaterThan(_ x: ArithmeticShares, public c: UInt64) -> BooleanShares {
         msb(addPublic(neg(x), c))
     }
 
-    /// [x == y] as ¬[x < y] ∧ ¬[y < x] (both comparisons batched). Cost: 9 rounds, 77n words.
+    /// [x == y] as ¬[x < y] ∧ ¬[y < x] (both comparisons batched). Cost: `msb` of 2n, then 1 round, 3n words.
     public func equal(_ x: ArithmeticShares, _ y: ArithmeticShares) -> BooleanShares {
         scope("equal") {
             let d = sub(x, y)

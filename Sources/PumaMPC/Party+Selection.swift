@@ -4,7 +4,7 @@ import PumaCore
 extension Party {
     /// Row maxima of x ([rows × cols] → [rows]) by a tree of ⌈log2 cols⌉ levels; each level compares
     /// neighbouring columns of every row at once and keeps the larger.
-    /// Cost per level with p pairs in total: 11 rounds (8 + 3), 43p elements. Exact.
+    /// Cost per level with p pairs in total: 11 rounds (8 + 3), `msb` of p plus 6p elements. Exact.
     /// Correct when all differences are below 2^63 in magnitude (true for encoded values).
     public func max(_ x: ArithmeticShares, rows: Int, cols: Int) -> ArithmeticShares {
         scope("max") { reduce(x, indices: nil, rows: rows, cols: cols).values }
@@ -12,7 +12,7 @@ extension Party {
 
     /// Row maxima and the (secret) index of the first maximal column of each row, carrying
     /// (value, index) pairs through the same tree; the index never leaves its sharing.
-    /// Cost per level with p pairs: 11 rounds, 46p elements.
+    /// Cost per level with p pairs: 11 rounds, `msb` of p plus 9p elements.
     public func argmax(_ x: ArithmeticShares, rows: Int, cols: Int) -> (values: ArithmeticShares, indices: ArithmeticShares) {
         scope("argmax") {
             let columns = (0..<rows).flatMap { _ in (0..<cols).map { UInt64($0) } }

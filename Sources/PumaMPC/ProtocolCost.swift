@@ -22,6 +22,18 @@ public enum Primitive: String, CaseIterable, Sendable {
     case input, revealToAll, revealToClient, mul, square, matmul, truncate
     case and, a2b, msb, lessThan, equal, b2a, mulBA, mux, max, argmax
 
+    /// `Party.msb` on n elements: 8 rounds; n + 3n words, then ANDs on 2⌈n/2^k⌉ words at levels
+    /// k = 1…5 and on ⌈n/64⌉ at level 6.
+    static func msbCost(_ n: Int) -> DeclaredCost {
+        var words = n + 3 * n
+        var m = n
+        for level in 1...6 {
+            m = (m + 1) / 2
+            words += 3 * (level < 6 ? 2 * m : m)
+        }
+        return DeclaredCost(rounds: 8, elements: words)
+    }
+
     /// Cost for `n` elements (for matmul: n output elements; for max/argmax: n rows of `width` columns).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
         switch self {
@@ -30,17 +42,18 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .revealToClient: return DeclaredCost(rounds: 1, elements: 2 * n)
         case .mul, .square, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .truncate: return DeclaredCost(rounds: 2, elements: 6 * n)
-        case .a2b, .msb, .lessThan: return DeclaredCost(rounds: 8, elements: 37 * n)
-        case .equal: return DeclaredCost(rounds: 9, elements: 77 * n)
+        case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
+        case .msb, .lessThan: return Self.msbCost(n)
+        case .equal: return Self.msbCost(2 * n) + DeclaredCost(rounds: 1, elements: 3 * n)
         case .b2a: return DeclaredCost(rounds: 2, elements: 3 * n)
         case .mulBA, .mux: return DeclaredCost(rounds: 3, elements: 6 * n)
         case .max, .argmax:
-            // n rows; per level, p = n·⌊w/2⌋ comparisons (37p), one b2a (3p) and 1 or 2 products (3p each).
+            // n rows; per level, p = n·⌊w/2⌋ comparisons, one b2a (3p) and 1 or 2 products (3p each).
             var cost = DeclaredCost(rounds: 0, elements: 0)
             var w = width
             while w > 1 {
                 let p = n * (w / 2)
-                cost = cost + DeclaredCost(rounds: 11, elements: p * (self == .max ? 43 : 46))
+                cost = cost + Self.msbCost(p) + DeclaredCost(rounds: 3, elements: p * (self == .max ? 6 : 9))
                 w = w / 2 + w % 2
             }
             return cost

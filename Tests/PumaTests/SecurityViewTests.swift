@@ -33,7 +33,7 @@ struct SecurityViewTests {
         let sim = Simulation(seed: keySeed, recordDeliveries: true)
         let outputs = sim.run(dealers: { s in s.client.share(x); s.client.share(y) }) { p -> ArithmeticShares in
             let a = p.input(from: .client, count: x.count), b = p.input(from: .client, count: y.count)
-            return Self.sequence(p, a, b)
+            return Self.sequence(p, Self.sequence(p, a, b), b)
         }
         for i in 0..<3 {
             let view = sim.network.delivered(to: .party(i))

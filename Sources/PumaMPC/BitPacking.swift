@@ -1,0 +1,36 @@
+/// Linear rearrangements of boolean shares seen as one bit stream (bit j of word w is stream bit
+/// 64w + j). Being XOR-linear, each applies to every share component locally (no communication).
+enum BitPacking {
+    /// The even bits of a word, packed into its low 32 bits.
+    @inline(__always)
+    static func compressEven(_ word: UInt64) -> UInt64 {
+        var x = word & 0x5555_5555_5555_5555
+        x = (x | (x >> 1)) & 0x3333_3333_3333_3333
+        x = (x | (x >> 2)) & 0x0F0F_0F0F_0F0F_0F0F
+        x = (x | (x >> 4)) & 0x00FF_00FF_00FF_00FF
+        x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF
+        x = (x | (x >> 16)) & 0x0000_0000_FFFF_FFFF
+        return x
+    }
+
+    /// Stream bits 0, 2, 4, … packed densely (⌈words/2⌉ words, zero-padded).
+    static func evenBits(_ x: BooleanShares) -> BooleanShares { map(x) { compressEven($0) } }
+
+    /// Stream bits 1, 3, 5, … packed densely.
+    static func oddBits(_ x: BooleanShares) -> BooleanShares { map(x) { compressEven($0 >> 1) } }
+
+    private static func map(_ x: BooleanShares, _ compress: (UInt64) -> UInt64) -> BooleanShares {
+        func pack(_ v: [UInt64]) -> [UInt64] {
+            (0..<((v.count + 1) / 2)).map { k in
+                compress(v[2 * k]) | (2 * k + 1 < v.count ? compress(v[2 * k + 1]) << 32 : 0)
+            }
+        }
+        return BooleanShares(first: pack(x.first), second: pack(x.second))
+    }
+
+    /// Stream bit i → bit 0 of word i, for the first `count` bits.
+    static func unpack(_ x: BooleanShares, count: Int) -> BooleanShares {
+        func spread(_ v: [UInt64]) -> [UInt64] { (0..<count).map { (v[$0 / 64] >> UInt64($0 % 64)) & 1 } }
+        return BooleanShares(first: spread(x.first), second: spread(x.second))
+    }
+}
