@@ -57,7 +57,7 @@ final class SecureTransformerParty: @unchecked Sendable {
     var cacheKeys: [ArithmeticShares]
     var cacheValues: [ArithmeticShares]
     var length = 0
-    /// Public RoPE tables: cos and sin per position, the query's pre-scaled by 1/√headDim.
+    /// Public RoPE tables: cos and sin per position.
     let rope: RotaryTables
 
     init(party: Party, config: LlamaConfiguration, siluMethod: NonLinear.SiLUMethod) {
@@ -100,9 +100,8 @@ final class SecureTransformerParty: @unchecked Sendable {
         let (dim, heads, kvHeads, headDim, ffn, vocab) =
             (c.hiddenSize, c.numAttentionHeads, c.numKeyValueHeads, c.headDim, c.intermediateSize, c.vocabSize)
         let (qDim, kvDim) = (heads * headDim, kvHeads * headDim)
-        let start = length
-        let total = start + t
-        precondition(total <= c.maxPositionEmbeddings, "context overflow")
+        precondition(length + t <= c.maxPositionEmbeddings, "context overflow")
+        let layout = PassLayout(config: c, rope: rope, fixedPoint: p.fixedPoint, start: length, count: t)
 
         // embed: one-hot rows (shared by the client) × embedding matrix; integers, so no truncation.
         var x = p.scope("embedding") {
@@ -115,14 +114,10 @@ final class SecureTransformerParty: @unchecked Sendable {
             let qkv = p.scope("qkv_proj") {
                 p.truncate(p.matmul(h, w.wqkv, m: t, k: dim, n: qDim + 2 * kvDim, transposeY: true), bits: f)
             }
-            let width = qDim + 2 * kvDim
-            let q = qkv.gather((0..<t).flatMap { r in (0..<qDim).map { r * width + $0 } })
-            let k = qkv.gather((0..<t).flatMap { r in (0..<kvDim).map { r * width + qDim + $0 } })
-            let v = qkv.gather((0..<t).flatMap { r in (0..<kvDim).map { r * width + qDim + kvDim + $0 } })
-            let (qRotated, kRotated) = p.scope("rope") { applyRope(q: q, k: k, start: start, count: t) }
-            cacheKeys[l] = ArithmeticShares.concatenate([cacheKeys[l], kRotated])
-            cacheValues[l] = ArithmeticShares.concatenate([cacheValues[l], v])
-            let attention = attend(q: qRotated, keys: cacheKeys[l], values: cacheValues[l], start: start, count: t)
+            let (q, k) = p.scope("rope") { applyRope(q: qkv.gather(layout.qColumns), k: qkv.gather(layout.kColumns), layout) }
+            cacheKeys[l] = ArithmeticShares.concatenate([cacheKeys[l], k])
+            cacheValues[l] = ArithmeticShares.concatenate([cacheValues[l], qkv.gather(layout.vColumns)])
+            let attention = attend(q: q, keys: cacheKeys[l], values: cacheValues[l], layout)
             let o = p.scope("o_proj") {
                 p.truncate(p.matmul(attention, w.wo, m: t, k: qDim, n: dim, transposeY: true), bits: f)
             }
@@ -133,15 +128,15 @@ final class SecureTransformerParty: @unchecked Sendable {
             let gateUp = p.scope("gate_up_proj") {
                 p.truncate(p.matmul(h2, w.wGateUp, m: t, k: dim, n: 2 * ffn, transposeY: true), bits: f)
             }
-            let gate = gateUp.gather((0..<t).flatMap { r in (0..<ffn).map { r * 2 * ffn + $0 } })
-            let up = gateUp.gather((0..<t).flatMap { r in (0..<ffn).map { r * 2 * ffn + ffn + $0 } })
-            let act = p.scope("silu_mul") { p.mulFixed(NonLinear.silu(p, gate, method: siluMethod), up) }
+            let act = p.scope("silu_mul") {
+                p.mulFixed(NonLinear.silu(p, gateUp.gather(layout.gateColumns), method: siluMethod), gateUp.gather(layout.upColumns))
+            }
             let down = p.scope("down_proj") {
                 p.truncate(p.matmul(act, w.wDown, m: t, k: ffn, n: dim, transposeY: true), bits: f)
             }
             x = p.add(x, down)
         }
-        length = total
+        length += t
         // final norm → logits, for the last position only
         let last = x.slice(((t - 1) * dim)..<(t * dim))
         let normed = NonLinear.rmsNorm(p, last, weight: finalNorm, dim: dim, eps: c.rmsNormEps)
@@ -160,74 +155,111 @@ final class SecureTransformerParty: @unchecked Sendable {
         p.scope("output") { p.revealToClient(index) }
     }
 
-    /// RoPE with public tables: x·cos + rotate_half(x)·sin, one truncation. The query tables carry
-    /// the attention scale 1/√headDim, so the scores need no extra step.
-    func applyRope(q: ArithmeticShares, k: ArithmeticShares, start: Int, count t: Int) -> (ArithmeticShares, ArithmeticShares) {
+    /// RoPE with public tables: x·cos + rotate_half(x)·sin, one truncation for q and k together.
+    func applyRope(q: ArithmeticShares, k: ArithmeticShares, _ layout: PassLayout) -> (ArithmeticShares, ArithmeticShares) {
         let p = party
-        let fp = p.fixedPoint
-        let half = rope.halfDim
-        let headDim = config.headDim
-        let scale = 1 / Double(headDim).squareRoot()
-        func tables(_ heads: Int, _ s: Double) -> (perm: [Int], cos: [UInt64], sin: [UInt64]) {
-            var perm: [Int] = [], cos: [UInt64] = [], sin: [UInt64] = []
-            for r in 0..<t {
-                let base = (start + r) * half
-                for h in 0..<heads {
-                    for i in 0..<headDim {
-                        let o = (r * heads + h) * headDim
-                        let pair = i < half ? i + half : i - half
-                        perm.append(o + pair)
-                        cos.append(fp.encode(Double(rope.cos[base + i % half]) * s))
-                        let sign: Double = i < half ? -1 : 1
-                        sin.append(fp.encode(sign * Double(rope.sin[base + i % half]) * s))
-                    }
-                }
-            }
-            return (perm, cos, sin)
-        }
-        let tq = tables(config.numAttentionHeads, scale), tk = tables(config.numKeyValueHeads, 1)
-        let rotatedQ = p.add(p.mulPublic(q, tq.cos), p.mulPublic(q.gather(tq.perm), tq.sin))
-        let rotatedK = p.add(p.mulPublic(k, tk.cos), p.mulPublic(k.gather(tk.perm), tk.sin))
-        let both = p.truncate(ArithmeticShares.concatenate([rotatedQ, rotatedK]), bits: fp.fractionalBits)
+        let (tq, tk) = (layout.queryRope, layout.keyRope)
+        let rotatedQ = p.add(p.mulPublic(q, tq.cos), p.mulPublic(q.gather(tq.partner), tq.sin))
+        let rotatedK = p.add(p.mulPublic(k, tk.cos), p.mulPublic(k.gather(tk.partner), tk.sin))
+        let both = p.truncate(ArithmeticShares.concatenate([rotatedQ, rotatedK]), bits: p.fixedPoint.fractionalBits)
         return (both.slice(0..<q.count), both.slice(q.count..<both.count))
     }
 
     /// softmax(q·kᵀ)·v per head over the cache, causal: new row r sees positions 0…start + r.
-    func attend(q: ArithmeticShares, keys: ArithmeticShares, values: ArithmeticShares, start: Int, count t: Int) -> ArithmeticShares {
+    func attend(q: ArithmeticShares, keys: ArithmeticShares, values: ArithmeticShares, _ layout: PassLayout) -> ArithmeticShares {
         let p = party
         let f = p.fixedPoint.fractionalBits
-        let (heads, kvHeads, headDim) = (config.numAttentionHeads, config.numKeyValueHeads, config.headDim)
-        let group = heads / kvHeads
-        let (qDim, kvDim) = (heads * headDim, kvHeads * headDim)
-        let total = start + t
-        let qHeads = (0..<heads).map { h in q.gather((0..<t).flatMap { r in (0..<headDim).map { r * qDim + h * headDim + $0 } }) }
-        let kHeads = (0..<kvHeads).map { g in keys.gather((0..<total).flatMap { r in (0..<headDim).map { r * kvDim + g * headDim + $0 } }) }
-        let vHeads = (0..<kvHeads).map { g in values.gather((0..<total).flatMap { r in (0..<headDim).map { r * kvDim + g * headDim + $0 } }) }
+        let (heads, group, headDim) = (config.numAttentionHeads, config.numAttentionHeads / config.numKeyValueHeads, config.headDim)
+        let (t, total) = (layout.count, layout.total)
+        let qHeads = layout.queryHeads.map { q.gather($0) }
+        let kHeads = layout.cacheHeads.map { keys.gather($0) }
+        let vHeads = layout.cacheHeads.map { values.gather($0) }
         // scores [heads][t × total]
         let scores = p.scope("attention_scores") {
             p.truncate(ArithmeticShares.concatenate(
                 p.matmul((0..<heads).map { (qHeads[$0], kHeads[$0 / group]) }, m: t, k: headDim, n: total, transposeY: true)), bits: f)
         }
-        // Causal mask: keep row r's first start + r + 1 scores (public positions, never exponentiated).
-        var kept: [Int] = [], lengths: [Int] = []
-        for h in 0..<heads {
-            for r in 0..<t {
-                let visible = start + r + 1
-                kept += (0..<visible).map { h * t * total + r * total + $0 }
-                lengths.append(visible)
-            }
-        }
-        let probabilities = NonLinear.softmax(p, scores.gather(kept), lengths: lengths)
-        // Back to [heads][t × total] with public zeros at the masked places.
-        var position = [Int](repeating: probabilities.count, count: heads * t * total)
-        for (i, index) in kept.enumerated() { position[index] = i }
-        let full = ArithmeticShares.concatenate([probabilities, p.publicShares([0])]).gather(position)
+        // Causal mask: only the visible scores are exponentiated; masked places become public zeros.
+        let probabilities = NonLinear.softmax(p, scores.gather(layout.visibleScores), lengths: layout.visibleLengths)
+        let full = ArithmeticShares.concatenate([probabilities, p.publicShares([0])]).gather(layout.scatterProbabilities)
         return p.scope("attention_values") {
             let perHead = p.matmul((0..<heads).map { h in (full.slice((h * t * total)..<((h + 1) * t * total)), vHeads[h / group]) },
                                    m: t, k: total, n: headDim)
-            let joined = p.truncate(ArithmeticShares.concatenate(perHead), bits: f)
-            // [heads][t × headDim] → [t × heads·headDim]
-            return joined.gather((0..<t).flatMap { r in (0..<heads).flatMap { h in (0..<headDim).map { h * t * headDim + r * headDim + $0 } } })
+            return p.truncate(ArithmeticShares.concatenate(perHead), bits: f).gather(layout.mergeHeads)
         }
+    }
+}
+
+/// The public index maps and tables of one forward pass over `count` new tokens after `start`
+/// cached ones. They are the same for every layer, so a pass builds them once.
+struct PassLayout {
+    /// cos, sin (sign of rotate_half folded in) and the partner element of each q or k element.
+    struct RopeTables {
+        var partner: [Int] = []
+        var cos: [UInt64] = []
+        var sin: [UInt64] = []
+    }
+
+    let count: Int
+    let total: Int
+    /// Columns of q, k, v in the stacked qkv projection, and of gate and up in gate_up; row-major over tokens.
+    let qColumns, kColumns, vColumns, gateColumns, upColumns: [Int]
+    /// The query's tables carry the attention scale 1/√headDim, so scores need no extra step.
+    let queryRope, keyRope: RopeTables
+    /// Per query head: its [count × headDim] block of q. Per kv head: its [total × headDim] block of the cache.
+    let queryHeads, cacheHeads: [[Int]]
+    /// Causal mask: the visible scores of [heads][count × total], row lengths, the way back (masked
+    /// places point past the end, at a public zero), and [heads][count × headDim] → [count × heads·headDim].
+    let visibleScores, visibleLengths, scatterProbabilities, mergeHeads: [Int]
+
+    init(config c: LlamaConfiguration, rope: RotaryTables, fixedPoint fp: FixedPoint, start: Int, count t: Int) {
+        let (heads, kvHeads, headDim, ffn) = (c.numAttentionHeads, c.numKeyValueHeads, c.headDim, c.intermediateSize)
+        let (qDim, kvDim) = (heads * headDim, kvHeads * headDim)
+        let total = start + t
+        count = t
+        self.total = total
+        func columns(width: Int, offset: Int, count n: Int) -> [Int] {
+            (0..<t).flatMap { r in (0..<n).map { r * width + offset + $0 } }
+        }
+        let qkvWidth = qDim + 2 * kvDim
+        qColumns = columns(width: qkvWidth, offset: 0, count: qDim)
+        kColumns = columns(width: qkvWidth, offset: qDim, count: kvDim)
+        vColumns = columns(width: qkvWidth, offset: qDim + kvDim, count: kvDim)
+        gateColumns = columns(width: 2 * ffn, offset: 0, count: ffn)
+        upColumns = columns(width: 2 * ffn, offset: ffn, count: ffn)
+
+        let half = rope.halfDim
+        func tables(_ headCount: Int, scale: Double) -> RopeTables {
+            var out = RopeTables()
+            for r in 0..<t {
+                let base = (start + r) * half
+                for h in 0..<headCount {
+                    for i in 0..<headDim {
+                        out.partner.append((r * headCount + h) * headDim + (i < half ? i + half : i - half))
+                        out.cos.append(fp.encode(Double(rope.cos[base + i % half]) * scale))
+                        out.sin.append(fp.encode((i < half ? -1 : 1) * Double(rope.sin[base + i % half]) * scale))
+                    }
+                }
+            }
+            return out
+        }
+        queryRope = tables(heads, scale: 1 / Double(headDim).squareRoot())
+        keyRope = tables(kvHeads, scale: 1)
+
+        queryHeads = (0..<heads).map { h in columns(width: qDim, offset: h * headDim, count: headDim) }
+        cacheHeads = (0..<kvHeads).map { g in (0..<total).flatMap { r in (0..<headDim).map { r * kvDim + g * headDim + $0 } } }
+        var visible: [Int] = [], lengths: [Int] = []
+        for h in 0..<heads {
+            for r in 0..<t {
+                visible += (0..<(start + r + 1)).map { h * t * total + r * total + $0 }
+                lengths.append(start + r + 1)
+            }
+        }
+        var scatter = [Int](repeating: visible.count, count: heads * t * total)
+        for (i, index) in visible.enumerated() { scatter[index] = i }
+        visibleScores = visible
+        visibleLengths = lengths
+        scatterProbabilities = scatter
+        mergeHeads = (0..<t).flatMap { r in (0..<heads).flatMap { h in (0..<headDim).map { h * t * headDim + r * headDim + $0 } } }
     }
 }
