@@ -21,7 +21,7 @@ public struct PassCost: Sendable {
 public final class SecurePredictor: NextTokenPredictor {
     public let simulation: Simulation
     /// Ledger scopes of the one-time weight sharing, left out of per-pass tables.
-    public static let setupScopes: Set<String> = ["weights", "owner input"]
+    static let setupScopes: Set<String> = ["weights", "owner input"]
     let parties: [SecureTransformerParty]
     let config: LlamaConfiguration
     let temperature: Double
@@ -59,6 +59,24 @@ public final class SecurePredictor: NextTokenPredictor {
         let total = simulation.report.total
         setupCost = PassCost(tokens: 0, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                              bytesSent: total.bytesSent, rounds: total.rounds, ops: [:])
+    }
+
+    /// All forward passes together: tokens, wall time, bytes and rounds summed.
+    public var passTotal: PassCost {
+        passes.reduce(PassCost(tokens: 0, wallSeconds: 0, bytesSent: 0, rounds: 0, ops: [:])) {
+            PassCost(tokens: $0.tokens + $1.tokens, wallSeconds: $0.wallSeconds + $1.wallSeconds,
+                     bytesSent: $0.bytesSent + $1.bytesSent, rounds: $0.rounds + $1.rounds, ops: [:])
+        }
+    }
+
+    /// Per top-level operation over all passes (the weight sharing left out).
+    public var operationCosts: [String: CostRecord] {
+        simulation.report.byScope(depth: 1).filter { !Self.setupScopes.contains($0.key) }
+    }
+
+    /// Modeled network time of all passes on `model`, for the slowest party (weight sharing left out).
+    public func modeledSeconds(_ model: NetworkModel) -> Double {
+        model.seconds(simulation.report, excluding: Self.setupScopes)
     }
 
     public func feed(_ tokens: [Int32]) throws -> Int32 {

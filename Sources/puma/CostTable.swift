@@ -8,18 +8,16 @@ struct CostTable {
     let predictor: SecurePredictor
 
     func render() -> String {
-        let ops = predictor.simulation.report.byScope(depth: 1).filter { !SecurePredictor.setupScopes.contains($0.key) }
+        let ops = predictor.operationCosts
         let passes = predictor.passes
-        let bytes = passes.reduce(0) { $0 + $1.bytesSent }
-        let rounds = passes.reduce(0) { $0 + $1.rounds }
-        let wall = passes.reduce(0) { $0 + $1.wallSeconds }
+        let total = predictor.passTotal
         func megabytes(_ b: Int) -> String { String(format: "%10.3f", Double(b) / 1e6) }
         var lines = ["operation            MB sent    rounds   wall s"]
         for (name, r) in ops.sorted(by: { $0.value.bytesSent > $1.value.bytesSent }) {
             lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(r.bytesSent)
                 + String(format: " %9d %8.3f", r.rounds, r.seconds))
         }
-        lines.append("total".padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(bytes) + String(format: " %9d %8.3f", rounds, wall))
+        lines.append("total".padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(total.bytesSent) + String(format: " %9d %8.3f", total.rounds, total.wallSeconds))
         if let first = passes.first, passes.count > 1 {
             let rest = passes.dropFirst()
             let meanBytes = rest.reduce(0) { $0 + $1.bytesSent } / rest.count
@@ -32,7 +30,7 @@ struct CostTable {
         lines.append(String(format: "weights shared once: %.3f MB from the owner", Double(predictor.setupCost.bytesSent) / 1e6))
         for model in [NetworkModel.lan, .wan] {
             lines.append(String(format: "modeled network time, slowest party (%@: %.1f ms, %.0f Mbps): %.3f s", model.name,
-                                model.latencySeconds * 1e3, model.bitsPerSecond / 1e6, model.seconds(predictor.simulation.report, excluding: SecurePredictor.setupScopes)))
+                                model.latencySeconds * 1e3, model.bitsPerSecond / 1e6, predictor.modeledSeconds(model)))
         }
         return lines.joined(separator: "\n")
     }

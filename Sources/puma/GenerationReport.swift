@@ -57,16 +57,15 @@ struct GenerationReport: Encodable {
     var modeledSeconds: [String: Double]?
 
     mutating func addCosts(_ secure: SecurePredictor) {
-        let report = secure.simulation.report
-        setup = PassReport(tokens: 0, wallSeconds: secure.setupCost.wallSeconds, bytesSent: secure.setupCost.bytesSent, rounds: secure.setupCost.rounds)
-        perToken = secure.passes.map { PassReport(tokens: $0.tokens, wallSeconds: $0.wallSeconds, bytesSent: $0.bytesSent, rounds: $0.rounds) }
-        total.bytesSent = secure.passes.reduce(0) { $0 + $1.bytesSent }
-        total.rounds = secure.passes.reduce(0) { $0 + $1.rounds }
-        ops = report.byScope(depth: 1).filter { !SecurePredictor.setupScopes.contains($0.key) }
-            .mapValues { OpReport(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) }
-        modeledSeconds = Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map {
-            ($0.name, $0.seconds(report, excluding: SecurePredictor.setupScopes))
-        })
+        func entry(_ c: PassCost) -> PassReport {
+            PassReport(tokens: c.tokens, wallSeconds: c.wallSeconds, bytesSent: c.bytesSent, rounds: c.rounds)
+        }
+        setup = entry(secure.setupCost)
+        perToken = secure.passes.map(entry)
+        total.bytesSent = secure.passTotal.bytesSent
+        total.rounds = secure.passTotal.rounds
+        ops = secure.operationCosts.mapValues { OpReport(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) }
+        modeledSeconds = Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map { ($0.name, secure.modeledSeconds($0)) })
     }
 
     func write(to url: URL) throws {
