@@ -125,23 +125,22 @@ extension Party {
                 _ = exchange(send: [], receive: [])
                 // b = e + b2 − 2p, components: (e0 − 2z0, e1 − 2z1, b2 − 2z2).
                 return ArithmeticShares(first: Words.sub(e0, Words.scale(z0, by: 2)), second: Words.sub(e1, Words.scale(z1, by: 2)))
-            case 1:
-                let e1 = exchange(send: [], receive: [.party(0)])[0]
-                let b2 = b.second.map { $0 & 1 }
-                let z1 = common(with: 0, n)
-                let u = Words.sub(Words.mul(e1, b2), z1)
-                let v = exchange(send: [(.party(2), u)], receive: [.party(2)])[0]
-                let z2 = Words.add(u, v)
-                return ArithmeticShares(first: Words.sub(e1, Words.scale(z1, by: 2)), second: Words.sub(b2, Words.scale(z2, by: 2)))
             default:
-                let e0 = common(with: 0, n)
-                _ = exchange(send: [], receive: [])
-                let b2 = b.first.map { $0 & 1 }
-                let z0 = common(with: 0, n)
-                let u = Words.sub(Words.mul(e0, b2), z0)
-                let v = exchange(send: [(.party(1), u)], receive: [.party(1)])[0]
-                let z2 = Words.add(u, v)
-                return ArithmeticShares(first: Words.sub(b2, Words.scale(z2, by: 2)), second: Words.sub(e0, Words.scale(z0, by: 2)))
+                // P1 holds e1 (sent by P0), P2 holds e0 (common with P0); both hold b2. Each masks
+                // its part of e·b2 with its key shared with P0 and swaps it with the other.
+                let mine: [UInt64]
+                if id == 1 {
+                    mine = exchange(send: [], receive: [.party(0)])[0]
+                } else {
+                    mine = common(with: 0, n)
+                    _ = exchange(send: [], receive: [])
+                }
+                let b2 = (id == 1 ? b.second : b.first).map { $0 & 1 }
+                let z = common(with: 0, n)
+                let u = Words.sub(Words.mul(mine, b2), z)
+                let z2 = Words.add(u, exchange(send: [(.party(3 - id), u)], receive: [.party(3 - id)])[0])
+                let (own, shared) = (Words.sub(mine, Words.scale(z, by: 2)), Words.sub(b2, Words.scale(z2, by: 2)))
+                return id == 1 ? ArithmeticShares(first: own, second: shared) : ArithmeticShares(first: shared, second: own)
             }
         }
     }
