@@ -41,14 +41,14 @@ extension Party {
             // One bit conversion serves both selections: winner = a + bit·(b − a).
             let merged: [ArithmeticShares] = scope("mux") {
                 let bit = b2a(takeRight)
-                var pairs = [(bit, sub(b, a))]
-                var losers = [a]
+                var factors = [(bit, sub(b, a))]
+                var bases = [a]
                 if let idx = index {
                     let (ia, ib) = (idx.gather(left), idx.gather(right))
-                    pairs.append((bit, sub(ib, ia)))
-                    losers.append(ia)
+                    factors.append((bit, sub(ib, ia)))
+                    bases.append(ia)
                 }
-                return zip(losers, mul(pairs)).map { add($0, $1) }
+                return zip(bases, mul(factors)).map { add($0, $1) }
             }
             // Reassemble rows: the pair winners, then the carried odd element.
             func assemble(_ winners: ArithmeticShares, _ source: ArithmeticShares) -> ArithmeticShares {
