@@ -28,7 +28,7 @@ extension FixedPointBackend {
     func combine(_ onehot: Value, _ constants: [UInt64], n: Int) -> Value {
         var total = constant([UInt64](repeating: 0, count: n))
         for (j, c) in constants.enumerated() where c != 0 {
-            total = add(total, mulPublic(gather(onehot, Array((j * n)..<((j + 1) * n))), c))
+            total = add(total, mulPublic(part(onehot, j, of: n), c))
         }
         return total
     }

@@ -115,7 +115,7 @@ public enum NonLinear {
             let lhs = (have..<want).map { powers[$0 - have] }
             let rhs = (have..<want).map { _ in powers[have - 1] }
             let products = b.truncate(b.mul(b.concatenate(lhs), b.concatenate(rhs)), bits: fp.fractionalBits)
-            for i in 0..<lhs.count { powers.append(b.gather(products, Array((i * m)..<((i + 1) * m)))) }
+            for i in 0..<lhs.count { powers.append(b.part(products, i, of: m)) }
         }
         func coefficient(_ k: Int) -> [UInt64] { (0..<m).map { fp.encode(pieces[$0 / part][k]) } }
         var sum = b.constant(coefficient(0).map { $0 &* (UInt64(1) << UInt64(fp.fractionalBits)) })
