@@ -16,7 +16,7 @@ let package = Package(
             name: "CSentencePiece",
             linkerSettings: [.linkedLibrary("sentencepiece")]
         ),
-        // AES-128 (AES-NI) for the PRG and the wrapping UInt64 GEMM.
+        // AES-128-CTR (VAES / AES-NI), ring and float GEMMs (AVX-512), dtype conversions; portable fallbacks.
         .target(name: "CPumaKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Ring and fixed-point arithmetic, PRG, ring matrix products.
         .target(name: "PumaCore", dependencies: ["CPumaKernels"]),
@@ -25,7 +25,7 @@ let package = Package(
         // Fixed-point non-linear functions over the backend interface (secure or cleartext).
         .target(name: "PumaNN", dependencies: ["PumaCore", "PumaMPC"]),
         // Checkpoint, configuration and tokenizer I/O. No MPC imports.
-        .target(name: "PumaIO", dependencies: ["CSentencePiece"]),
+        .target(name: "PumaIO", dependencies: ["CSentencePiece", "CPumaKernels"]),
         // Plaintext and secure transformers, sampling and the generation loop.
         .target(name: "PumaLLaMA", dependencies: ["PumaCore", "PumaMPC", "PumaNN", "PumaIO"]),
         .executableTarget(

@@ -78,19 +78,37 @@ void puma_aes128_ctr_portable(const puma_aes128_schedule *schedule, uint8_t coun
     }
 }
 
+/* Big-endian 128-bit counter ↔ (hi, lo). */
+static void load_counter(const uint8_t c[16], uint64_t *hi, uint64_t *lo) {
+    *hi = 0; *lo = 0;
+    for (int i = 0; i < 8; ++i) { *hi = (*hi << 8) | c[i]; *lo = (*lo << 8) | c[8 + i]; }
+}
+
+static void store_counter(uint8_t c[16], uint64_t hi, uint64_t lo) {
+    for (int i = 7; i >= 0; --i) { c[i] = (uint8_t)hi; hi >>= 8; c[8 + i] = (uint8_t)lo; lo >>= 8; }
+}
+
+static void ctr_at_portable(const puma_aes128_schedule *schedule, uint64_t hi, uint64_t lo, uint8_t *out, size_t blocks) {
+    uint8_t counter[16];
+    store_counter(counter, hi, lo);
+    puma_aes128_ctr_portable(schedule, counter, out, blocks);
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 __attribute__((target("aes,sse4.1")))
-static void ctr_aesni(const puma_aes128_schedule *schedule, uint8_t counter[16], uint8_t *out, size_t blocks) {
+static void ctr_aesni(const puma_aes128_schedule *schedule, uint64_t hi, uint64_t lo, uint8_t *out, size_t blocks) {
     __m128i rk[11];
     for (int i = 0; i < 11; ++i) rk[i] = _mm_loadu_si128((const __m128i *)(schedule->bytes + 16 * i));
+    const __m128i reverse = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     size_t b = 0;
     for (; b + 8 <= blocks; b += 8) {
         __m128i x[8];
         for (int j = 0; j < 8; ++j) {
-            x[j] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)counter), rk[0]);
-            increment(counter);
+            /* Lane (lo, hi) little-endian, byte-reversed = the big-endian block (hi, lo). */
+            x[j] = _mm_xor_si128(_mm_shuffle_epi8(_mm_set_epi64x((long long)hi, (long long)lo), reverse), rk[0]);
+            if (++lo == 0) ++hi;
         }
         for (int r = 1; r < 10; ++r)
             for (int j = 0; j < 8; ++j) x[j] = _mm_aesenc_si128(x[j], rk[r]);
@@ -98,23 +116,88 @@ static void ctr_aesni(const puma_aes128_schedule *schedule, uint8_t counter[16],
             _mm_storeu_si128((__m128i *)(out + 16 * (b + j)), _mm_aesenclast_si128(x[j], rk[10]));
     }
     for (; b < blocks; ++b) {
-        __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)counter), rk[0]);
-        increment(counter);
+        __m128i x = _mm_xor_si128(_mm_shuffle_epi8(_mm_set_epi64x((long long)hi, (long long)lo), reverse), rk[0]);
+        if (++lo == 0) ++hi;
         for (int r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, rk[r]);
         _mm_storeu_si128((__m128i *)(out + 16 * b), _mm_aesenclast_si128(x, rk[10]));
     }
 }
 
-int puma_aes_hardware(void) { return __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1"); }
+/* VAES: four blocks per 512-bit register, eight registers in flight (32 blocks per step). */
+__attribute__((target("avx512f,avx512bw,vaes,aes,sse4.1")))
+static void ctr_vaes(const puma_aes128_schedule *schedule, uint64_t hi, uint64_t lo, uint8_t *out, size_t blocks) {
+    __m512i rk[11];
+    for (int i = 0; i < 11; ++i) rk[i] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(schedule->bytes + 16 * i)));
+    const __m512i reverse = _mm512_broadcast_i32x4(_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i step = _mm512_set_epi64(0, 4, 0, 4, 0, 4, 0, 4);
+    size_t b = 0;
+    /* Vector counters need no carry into hi inside a step of 32 blocks. */
+    while (b + 32 <= blocks && lo <= UINT64_MAX - 32) {
+        __m512i ctr = _mm512_set_epi64((long long)hi, (long long)(lo + 3), (long long)hi, (long long)(lo + 2),
+                                       (long long)hi, (long long)(lo + 1), (long long)hi, (long long)lo);
+        __m512i x[8];
+        for (int j = 0; j < 8; ++j) {
+            x[j] = _mm512_xor_si512(_mm512_shuffle_epi8(ctr, reverse), rk[0]);
+            ctr = _mm512_add_epi64(ctr, step);
+        }
+        for (int r = 1; r < 10; ++r)
+            for (int j = 0; j < 8; ++j) x[j] = _mm512_aesenc_epi128(x[j], rk[r]);
+        for (int j = 0; j < 8; ++j)
+            _mm512_storeu_si512((void *)(out + 16 * (b + 4 * j)), _mm512_aesenclast_epi128(x[j], rk[10]));
+        b += 32;
+        lo += 32;
+    }
+    if (b < blocks) ctr_aesni(schedule, hi, lo, out + 16 * b, blocks - b);
+}
 
-void puma_aes128_ctr(const puma_aes128_schedule *schedule, uint8_t counter[16], uint8_t *out, size_t blocks) {
-    if (puma_aes_hardware()) ctr_aesni(schedule, counter, out, blocks);
-    else puma_aes128_ctr_portable(schedule, counter, out, blocks);
+static int aesni_available(void) { return __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1"); }
+static int vaes_available(void) {
+    return aesni_available() && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+}
+
+int puma_aes_hardware(void) {
+    if (puma_kernel_level() < 1) return 0;
+    return vaes_available() ? 2 : aesni_available();
+}
+
+void puma_aes128_ctr_at(const puma_aes128_schedule *schedule, uint64_t hi, uint64_t lo, uint8_t *out, size_t blocks) {
+    switch (puma_aes_hardware()) {
+    case 2: ctr_vaes(schedule, hi, lo, out, blocks); break;
+    case 1: ctr_aesni(schedule, hi, lo, out, blocks); break;
+    default: ctr_at_portable(schedule, hi, lo, out, blocks);
+    }
 }
 #else
 int puma_aes_hardware(void) { return 0; }
 
-void puma_aes128_ctr(const puma_aes128_schedule *schedule, uint8_t counter[16], uint8_t *out, size_t blocks) {
-    puma_aes128_ctr_portable(schedule, counter, out, blocks);
+void puma_aes128_ctr_at(const puma_aes128_schedule *schedule, uint64_t hi, uint64_t lo, uint8_t *out, size_t blocks) {
+    ctr_at_portable(schedule, hi, lo, out, blocks);
 }
 #endif
+
+void puma_aes128_ctr(const puma_aes128_schedule *schedule, uint8_t counter[16], uint8_t *out, size_t blocks) {
+    uint64_t hi, lo;
+    load_counter(counter, &hi, &lo);
+    puma_aes128_ctr_at(schedule, hi, lo, out, blocks);
+    uint64_t next = lo + blocks;
+    if (next < lo) ++hi;
+    store_counter(counter, hi, next);
+}
+
+void puma_prg_words(const puma_aes128_schedule *schedule, uint64_t stream, uint64_t offset, uint64_t *out, size_t count) {
+    if (count == 0) return;
+    uint64_t block = offset / 2;
+    if (offset % 2) {
+        uint64_t pair[2];
+        puma_aes128_ctr_at(schedule, stream, block++, (uint8_t *)pair, 1);
+        *out++ = pair[1];
+        --count;
+    }
+    size_t whole = count / 2;
+    if (whole) puma_aes128_ctr_at(schedule, stream, block, (uint8_t *)out, whole);
+    if (count % 2) {
+        uint64_t pair[2];
+        puma_aes128_ctr_at(schedule, stream, block + whole, (uint8_t *)pair, 1);
+        out[count - 1] = pair[0];
+    }
+}

@@ -3,7 +3,9 @@ import CPumaKernels
 /// A cryptographic pseudo-random generator: AES-128 in counter mode (NIST SP 800-38A) over a
 /// 128-bit big-endian counter starting at zero. Two holders of the same key draw identical
 /// streams as long as they draw the same amounts in the same order — the basis of PRSS.
-/// AES-NI when present (≈ 1–2 GB/s per core), a portable implementation otherwise.
+/// It is also seekable (`words(stream:offset:into:count:)`): the block with counter (stream, w / 2)
+/// can be produced alone, so any tile of a long stream can be regenerated in any order.
+/// VAES when present (≈ 17 GB/s per core), else AES-NI, else a portable implementation.
 public struct AESCounterPRG: Sendable {
     private var schedule = puma_aes128_schedule()
     private var counter = [UInt8](repeating: 0, count: 16)
@@ -52,5 +54,13 @@ public struct AESCounterPRG: Sendable {
         }
         if out.count != count { out.removeLast() }
         return out
+    }
+
+    /// Words [offset, offset + count) of the seekable stream `stream`, written to `out`, without
+    /// touching the sequential counter. Word w is half (w mod 2) of the keystream block with
+    /// counter (stream, w / 2); sequential draws use stream 0, so streams ≥ 1 never meet them.
+    public func words(stream: UInt64, offset: Int, into out: UnsafeMutablePointer<UInt64>, count: Int) {
+        precondition(stream > 0 && offset >= 0 && count >= 0, "seekable streams start at 1; offsets and counts are non-negative")
+        withUnsafePointer(to: schedule) { puma_prg_words($0, stream, UInt64(offset), out, count) }
     }
 }

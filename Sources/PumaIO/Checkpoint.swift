@@ -65,9 +65,14 @@ public final class Checkpoint: @unchecked Sendable {
 
     /// The tensor's values as Float after checking its shape.
     public func floats(_ name: String, shape: [Int]) throws -> [Float] {
+        try tensor(name, shape: shape).floats()
+    }
+
+    /// The tensor read in place from its mapped shard, after checking its shape.
+    public func tensor(_ name: String, shape: [Int]) throws -> MappedTensor {
         guard let i = shardOfTensor[name], let info = shards[i].tensors[name] else { throw PumaIOError.missingTensor(name) }
         guard info.shape == shape else { throw PumaIOError.shapeMismatch(tensor: name, expected: shape, found: info.shape) }
-        return try shards[i].floats(name)
+        return try shards[i].tensor(name)
     }
 
     private static func readWeightMap(_ url: URL) throws -> [String: String] {

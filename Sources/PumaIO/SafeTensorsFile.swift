@@ -1,3 +1,4 @@
+import CPumaKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -77,26 +78,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// The tensor's values widened to Float, in row-major order.
     public func floats(_ name: String) throws -> [Float] {
+        try tensor(name).floats()
+    }
+
+    /// The tensor read in place from the mapping (nothing is copied until asked for).
+    public func tensor(_ name: String) throws -> MappedTensor {
         guard let info = tensors[name] else { throw PumaIOError.missingTensor(name) }
-        let source = base + dataOffset + info.byteRange.lowerBound
-        let count = info.elementCount
-        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            switch info.dtype {
-            case .f32:
-                for i in 0..<count {
-                    out[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                }
-            case .f16:
-                for i in 0..<count {
-                    out[i] = Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
-                }
-            case .bf16:
-                for i in 0..<count {
-                    out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
-                }
-            }
-            initialized = count
-        }
+        return MappedTensor(info: info, base: base + dataOffset + info.byteRange.lowerBound, owner: self)
     }
 
     static func parseHeader(_ header: Data, dataSize: Int, path: String) throws -> [String: TensorInfo] {
@@ -145,5 +133,47 @@ public final class SafeTensorsFile: @unchecked Sendable {
             out.append(exact)
         }
         return out
+    }
+}
+
+/// One tensor of a memory-mapped safetensors file, read in place: element ranges are widened to
+/// Float or fixed-point encoded on demand (vectorised C kernels), so a 13 GB checkpoint is never
+/// converted whole. Keeps its file mapped while it lives.
+public struct MappedTensor: @unchecked Sendable {
+    public let info: TensorInfo
+    let base: UnsafeRawPointer
+    /// Keeps the mapping alive.
+    let owner: SafeTensorsFile
+
+    public var shape: [Int] { info.shape }
+    public var count: Int { info.elementCount }
+
+    var kernelType: puma_dtype {
+        switch info.dtype {
+        case .f32: return PUMA_F32
+        case .f16: return PUMA_F16
+        case .bf16: return PUMA_BF16
+        }
+    }
+
+    /// Elements [offset, offset + count) widened to Float into `out`.
+    public func floats(offset: Int, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        precondition(offset >= 0 && n >= 0 && offset + n <= count, "\(info.name): element range out of bounds")
+        puma_to_float(base + offset * info.dtype.byteCount, kernelType, n, out)
+    }
+
+    /// Elements [offset, offset + count) fixed-point encoded with `fractionalBits` into `out`
+    /// (exactly `FixedPoint.encode` of each element).
+    public func encode(offset: Int, count n: Int, fractionalBits: Int, into out: UnsafeMutablePointer<UInt64>) {
+        precondition(offset >= 0 && n >= 0 && offset + n <= count, "\(info.name): element range out of bounds")
+        puma_encode_fixed(base + offset * info.dtype.byteCount, kernelType, n, Int32(fractionalBits), out)
+    }
+
+    /// All elements widened to Float (for small tensors: norms, test models).
+    public func floats() -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            if count > 0 { floats(offset: 0, count: count, into: out.baseAddress!) }
+            initialized = count
+        }
     }
 }

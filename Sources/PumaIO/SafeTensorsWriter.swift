@@ -18,6 +18,56 @@ public enum SafeTensorsWriter {
         }
     }
 
+    /// A tensor whose bytes are produced on demand (for checkpoints too large to hold).
+    public struct StreamedTensor: Sendable {
+        public var name: String
+        public var dtype: TensorDType
+        public var shape: [Int]
+
+        public init(name: String, dtype: TensorDType, shape: [Int]) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+        }
+
+        public var byteCount: Int { shape.reduce(1, *) * dtype.byteCount }
+    }
+
+    /// Writes a safetensors file without holding its data: the header first, then each tensor (in
+    /// the order given) in chunks that `produce(tensor, byteOffset, buffer)` fills, at most
+    /// `chunkBytes` at a time.
+    public static func write(streaming tensors: [StreamedTensor], to url: URL, chunkBytes: Int = 32 << 20,
+                             metadata: [String: String] = ["format": "pt"],
+                             produce: (StreamedTensor, Int, UnsafeMutableRawBufferPointer) -> Void) throws {
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        for tensor in tensors {
+            header[tensor.name] = ["dtype": tensor.dtype.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + tensor.byteCount]]
+            offset += tensor.byteCount
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        guard FileManager.default.createFile(atPath: url.path, contents: nil), let handle = FileHandle(forWritingAtPath: url.path) else {
+            throw PumaIOError.unreadableFile(url.path, reason: "cannot create the file")
+        }
+        defer { try? handle.close() }
+        var prefix = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
+        try handle.write(contentsOf: prefix + json)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 64)
+        defer { buffer.deallocate() }
+        for tensor in tensors {
+            var done = 0
+            while done < tensor.byteCount {
+                let n = min(chunkBytes, tensor.byteCount - done)
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+                produce(tensor, done, chunk)
+                try handle.write(contentsOf: Data(bytesNoCopy: chunk.baseAddress!, count: n, deallocator: .none))
+                done += n
+            }
+        }
+    }
+
     /// The file's bytes.
     public static func encode(_ tensors: [Tensor], metadata: [String: String] = ["format": "pt"]) -> Data {
         var header: [String: Any] = ["__metadata__": metadata]

@@ -1,23 +1,32 @@
+import CPumaKernels
 import Dispatch
 import Foundation
+import PumaIO
 
 /// Float32 building blocks of the plaintext reference transformer.
 public enum FloatKernels {
-    /// y = W·x for row-major W of shape [rows, cols]; rows are split across cores when large.
-    public static func matVec(_ w: [Float], rows: Int, cols: Int, _ x: [Float]) -> [Float] {
-        precondition(w.count == rows * cols && x.count == cols, "matVec shape mismatch")
-        var y = [Float](repeating: 0, count: rows)
-        w.withUnsafeBufferPointer { wp in
-            x.withUnsafeBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    // Each chunk writes a disjoint range of rows.
-                    nonisolated(unsafe) let (wBase, xBase, out) = (wp.baseAddress!, xp.baseAddress!, yp.baseAddress!)
-                    let chunks = rows * cols >= 1 << 16 ? ProcessInfo.processInfo.activeProcessorCount * 4 : 1
-                    let per = (rows + chunks - 1) / chunks
-                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                        for r in (c * per)..<min(rows, (c + 1) * per) {
-                            out[r] = dot(wBase + r * cols, xBase, cols)
-                        }
+    /// Y[m×n] = X[m×k] · Wᵀ for a mapped weight W [n×k] in its stored dtype: tiles of 16 rows are
+    /// widened to Float and multiplied at once (AVX-512 FMA kernel), split across the cores.
+    public static func matmul(_ x: [Float], m: Int, _ w: MappedTensor) -> [Float] {
+        precondition(w.shape.count == 2, "matmul needs a matrix, \(w.info.name) has shape \(w.shape)")
+        let (n, k) = (w.shape[0], w.shape[1])
+        precondition(x.count == m * k, "matmul shape mismatch: \(x.count) inputs for [\(m)×\(k)]")
+        var y = [Float](repeating: 0, count: m * n)
+        let tileRows = 16
+        let tiles = (n + tileRows - 1) / tileRows
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                // Each tile writes a disjoint block of columns of Y.
+                nonisolated(unsafe) let (xBase, out) = (xp.baseAddress!, yp.baseAddress!)
+                let chunks = min(tiles, m * n * k >= 1 << 16 ? ProcessInfo.processInfo.activeProcessorCount * 8 : 1)
+                let perChunk = (tiles + chunks - 1) / chunks
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
+                    defer { buffer.deallocate() }
+                    for tile in stride(from: chunk * perChunk, to: min(tiles, (chunk + 1) * perChunk), by: 1) {
+                        let r0 = tile * tileRows, rows = min(tileRows, n - r0)
+                        w.floats(offset: r0 * k, count: rows * k, into: buffer)
+                        puma_float_gemm_nt(xBase, k, buffer, k, out + r0, n, m, rows, k)
                     }
                 }
             }
@@ -25,16 +34,10 @@ public enum FloatKernels {
         return y
     }
 
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-        var i = 0
-        while i + 4 <= n {
-            s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3]
-            i += 4
-        }
-        while i < n { s0 += a[i] * b[i]; i += 1 }
-        return (s0 + s1) + (s2 + s3)
+    /// RMSNorm of each row of `x` ([rows × weight.count]).
+    public static func rmsNorm(rows x: [Float], weight: [Float], eps: Float) -> [Float] {
+        let d = weight.count
+        return (0..<(x.count / d)).flatMap { r in rmsNorm(Array(x[(r * d)..<((r + 1) * d)]), weight: weight, eps: eps) }
     }
 
     /// x · rsqrt(mean(x²) + eps) · w (LLaMA RMSNorm).
@@ -91,11 +94,11 @@ public struct RotaryTables: Sendable {
         sin = s
     }
 
-    /// Rotates each head of `x` ([heads*headDim]) in place for `position`.
-    public func apply(_ x: inout [Float], heads: Int, position: Int) {
+    /// Rotates each head of row `row` of `x` ([rows × heads·headDim]) in place for `position`.
+    public func apply(_ x: inout [Float], row: Int = 0, heads: Int, position: Int) {
         let base = position * halfDim
         for h in 0..<heads {
-            let o = h * 2 * halfDim
+            let o = (row * heads + h) * 2 * halfDim
             for i in 0..<halfDim {
                 let (a, b) = (x[o + i], x[o + i + halfDim])
                 let (c, s) = (cos[base + i], sin[base + i])

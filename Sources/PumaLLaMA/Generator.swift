@@ -22,7 +22,7 @@ public struct PlainPredictor: NextTokenPredictor {
     }
 
     public mutating func feed(_ tokens: [Int32]) throws -> Int32 {
-        for token in tokens { lastLogits = transformer.forward(token: token, cache: &cache) }
+        lastLogits = transformer.forward(tokens: tokens, cache: &cache)
         return sampler.sample(lastLogits)
     }
 }

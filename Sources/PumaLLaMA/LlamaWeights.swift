@@ -1,37 +1,39 @@
 import PumaIO
 
 /// One transformer block's weights, row-major, Hugging Face `[out, in]` layout for projections.
+/// Matrices stay in the memory-mapped checkpoint in their stored dtype; norms are read as Float.
 public struct LlamaLayerWeights: Sendable {
     /// [dim]
     public var inputNorm: [Float]
     /// [heads*headDim, dim]
-    public var wq: [Float]
+    public var wq: MappedTensor
     /// [kvHeads*headDim, dim]
-    public var wk: [Float]
+    public var wk: MappedTensor
     /// [kvHeads*headDim, dim]
-    public var wv: [Float]
+    public var wv: MappedTensor
     /// [dim, heads*headDim]
-    public var wo: [Float]
+    public var wo: MappedTensor
     /// [dim]
     public var postAttentionNorm: [Float]
     /// [ffn, dim]
-    public var wGate: [Float]
+    public var wGate: MappedTensor
     /// [ffn, dim]
-    public var wUp: [Float]
+    public var wUp: MappedTensor
     /// [dim, ffn]
-    public var wDown: [Float]
+    public var wDown: MappedTensor
 }
 
-/// All weights of a LLaMA model as Float32, bound strictly from a checkpoint: every expected
-/// tensor present with its exact shape, no tensor left unused.
+/// All weights of a LLaMA model, bound strictly from a checkpoint: every expected tensor present
+/// with its exact shape, no tensor left unused. Matrices are read in place from the mapped shards
+/// (a 7B checkpoint costs no memory until its pages are touched), never widened whole to Float32.
 public struct LlamaWeights: Sendable {
     /// [vocab, dim]
-    public var embedding: [Float]
+    public var embedding: MappedTensor
     public var layers: [LlamaLayerWeights]
     /// [dim]
     public var finalNorm: [Float]
     /// [vocab, dim]; the embedding matrix when the checkpoint ties them.
-    public var lmHead: [Float]
+    public var lmHead: MappedTensor
 
     /// The tensor names and shapes a checkpoint with `config` must contain.
     public static func expectedTensors(_ config: LlamaConfiguration) -> [(name: String, shape: [Int])] {
@@ -69,26 +71,27 @@ public struct LlamaWeights: Sendable {
         var shapes: [String: [Int]] = [:]
         for (name, shape) in expected { shapes[name] = shape }
         func load(_ name: String) throws -> [Float] { try checkpoint.floats(name, shape: shapes[name]!) }
+        func map(_ name: String) throws -> MappedTensor { try checkpoint.tensor(name, shape: shapes[name]!) }
 
-        embedding = try load("model.embed_tokens.weight")
+        embedding = try map("model.embed_tokens.weight")
         layers = try (0..<config.numHiddenLayers).map { l in
             let p = "model.layers.\(l)."
             return LlamaLayerWeights(
                 inputNorm: try load(p + "input_layernorm.weight"),
-                wq: try load(p + "self_attn.q_proj.weight"),
-                wk: try load(p + "self_attn.k_proj.weight"),
-                wv: try load(p + "self_attn.v_proj.weight"),
-                wo: try load(p + "self_attn.o_proj.weight"),
+                wq: try map(p + "self_attn.q_proj.weight"),
+                wk: try map(p + "self_attn.k_proj.weight"),
+                wv: try map(p + "self_attn.v_proj.weight"),
+                wo: try map(p + "self_attn.o_proj.weight"),
                 postAttentionNorm: try load(p + "post_attention_layernorm.weight"),
-                wGate: try load(p + "mlp.gate_proj.weight"),
-                wUp: try load(p + "mlp.up_proj.weight"),
-                wDown: try load(p + "mlp.down_proj.weight"))
+                wGate: try map(p + "mlp.gate_proj.weight"),
+                wUp: try map(p + "mlp.up_proj.weight"),
+                wDown: try map(p + "mlp.down_proj.weight"))
         }
         finalNorm = try load("model.norm.weight")
         if checkpoint.info("lm_head.weight") == nil && config.tieWordEmbeddings {
             lmHead = embedding
         } else {
-            lmHead = try load("lm_head.weight")
+            lmHead = try map("lm_head.weight")
         }
     }
 }

@@ -29,41 +29,58 @@ public struct PlainTransformer: Sendable {
 
     /// Processes `token` at the next position of `cache` and returns the logits for the position after it.
     public func forward(token: Int32, cache: inout KVCache) -> [Float] {
+        forward(tokens: [token], cache: &cache)
+    }
+
+    /// Processes `tokens` at the next positions of `cache` in one pass (each weight tile is read
+    /// once for all of them) and returns the logits for the position after the last one.
+    public func forward(tokens: [Int32], cache: inout KVCache, progress: ((Int) -> Void)? = nil) -> [Float] {
         let c = config
         let (dim, heads, kvHeads, headDim) = (c.hiddenSize, c.numAttentionHeads, c.numKeyValueHeads, c.headDim)
-        let position = cache.length
-        precondition(position < c.maxPositionEmbeddings, "position \(position) beyond the context")
-        precondition(token >= 0 && Int(token) < c.vocabSize, "token \(token) outside the vocabulary")
+        let (t, start) = (tokens.count, cache.length)
+        precondition(t > 0 && start + t <= c.maxPositionEmbeddings, "positions \(start)..<\(start + t) beyond the context")
+        precondition(tokens.allSatisfy { $0 >= 0 && Int($0) < c.vocabSize }, "token outside the vocabulary")
         let eps = Float(c.rmsNormEps)
+        let qDim = heads * headDim
 
-        // embed
-        var x = Array(weights.embedding[(Int(token) * dim)..<(Int(token) * dim + dim)])
+        // embed: one row of the table per token, [t × dim]
+        var x = [Float](repeating: 0, count: t * dim)
+        x.withUnsafeMutableBufferPointer { out in
+            for (r, token) in tokens.enumerated() { weights.embedding.floats(offset: Int(token) * dim, count: dim, into: out.baseAddress! + r * dim) }
+        }
         for (l, w) in weights.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
-            let h = FloatKernels.rmsNorm(x, weight: w.inputNorm, eps: eps)
-            var q = FloatKernels.matVec(w.wq, rows: heads * headDim, cols: dim, h)
-            var k = FloatKernels.matVec(w.wk, rows: kvHeads * headDim, cols: dim, h)
-            let v = FloatKernels.matVec(w.wv, rows: kvHeads * headDim, cols: dim, h)
-            rope.apply(&q, heads: heads, position: position)
-            rope.apply(&k, heads: kvHeads, position: position)
+            let h = FloatKernels.rmsNorm(rows: x, weight: w.inputNorm, eps: eps)
+            var q = FloatKernels.matmul(h, m: t, w.wq)
+            var k = FloatKernels.matmul(h, m: t, w.wk)
+            let v = FloatKernels.matmul(h, m: t, w.wv)
+            for r in 0..<t {
+                rope.apply(&q, row: r, heads: heads, position: start + r)
+                rope.apply(&k, row: r, heads: kvHeads, position: start + r)
+            }
             cache.keys[l] += k
             cache.values[l] += v
-            let attention = attend(q: q, keys: cache.keys[l], values: cache.values[l], length: position + 1)
-            let o = FloatKernels.matVec(w.wo, rows: dim, cols: heads * headDim, attention)
-            for i in 0..<dim { x[i] += o[i] }
+            var attention = [Float]()
+            attention.reserveCapacity(t * qDim)
+            for r in 0..<t {
+                attention += attend(q: Array(q[(r * qDim)..<((r + 1) * qDim)]), keys: cache.keys[l], values: cache.values[l], length: start + r + 1)
+            }
+            let o = FloatKernels.matmul(attention, m: t, w.wo)
+            for i in x.indices { x[i] += o[i] }
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
-            let h2 = FloatKernels.rmsNorm(x, weight: w.postAttentionNorm, eps: eps)
-            let gate = FloatKernels.matVec(w.wGate, rows: c.intermediateSize, cols: dim, h2)
-            let up = FloatKernels.matVec(w.wUp, rows: c.intermediateSize, cols: dim, h2)
+            let h2 = FloatKernels.rmsNorm(rows: x, weight: w.postAttentionNorm, eps: eps)
+            let gate = FloatKernels.matmul(h2, m: t, w.wGate)
+            let up = FloatKernels.matmul(h2, m: t, w.wUp)
             let act = zip(gate, up).map { FloatKernels.silu($0) * $1 }
-            let down = FloatKernels.matVec(w.wDown, rows: dim, cols: c.intermediateSize, act)
-            for i in 0..<dim { x[i] += down[i] }
+            let down = FloatKernels.matmul(act, m: t, w.wDown)
+            for i in x.indices { x[i] += down[i] }
+            progress?(l + 1)
         }
-        cache.length += 1
-        // final norm → logits
-        let final = FloatKernels.rmsNorm(x, weight: weights.finalNorm, eps: eps)
-        return FloatKernels.matVec(weights.lmHead, rows: c.vocabSize, cols: dim, final)
+        cache.length += t
+        // final norm → logits, for the last position
+        let final = FloatKernels.rmsNorm(rows: Array(x[((t - 1) * dim)...]), weight: weights.finalNorm, eps: eps)
+        return FloatKernels.matmul(final, m: 1, weights.lmHead)
     }
 
     /// softmax(q·kᵀ/√d)·v per head over `length` cached positions; query head h reads kv head h / (heads/kvHeads).

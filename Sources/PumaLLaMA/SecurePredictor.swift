@@ -14,8 +14,8 @@ public struct PassCost: Sendable {
     public var ops: [String: CostRecord]
 }
 
-/// Secure generation: three simulated parties hold the model owner's weights and the KV cache as
-/// replicated shares; the client shares each new token's one-hot row and learns only the chosen
+/// Secure generation: three simulated parties hold the model owner's weights (as seeds and per-tile
+/// re-derived components, see `WeightSharing`) and the KV cache as replicated shares; the client shares each new token's one-hot row and learns only the chosen
 /// next token (greedy: secret argmax; with a temperature: Gumbel-max with the client's secret
 /// noise). Each `feed` is one secure forward pass over the fed tokens.
 public final class SecurePredictor: NextTokenPredictor {
@@ -28,6 +28,12 @@ public final class SecurePredictor: NextTokenPredictor {
     let revealLogits: Bool
     /// The client's generator for Gumbel noise.
     var clientRandom: SeededGenerator
+    /// What each party keeps in a deployment (bytes): P0 seeds only, P1 and P2 also x2.
+    public let storedBytes: [Int]
+    /// Reports layers done during a pass (P0's thread), for progress display.
+    public var progress: (@Sendable (Int) -> Void)? {
+        didSet { parties[0].progress = progress }
+    }
     /// Cost of sharing the weights (once).
     public private(set) var setupCost: PassCost
     /// Cost of every forward pass, in order.
@@ -48,11 +54,19 @@ public final class SecurePredictor: NextTokenPredictor {
         clientRandom = SeededGenerator(seed: seed ?? UInt64.random(in: 0...UInt64.max))
         let simulation = Simulation(seed: seed, fixedPoint: fixedPoint)
         self.simulation = simulation
-        let parties = simulation.parties.map { SecureTransformerParty(party: $0, config: config, siluMethod: siluMethod) }
+        let owner = OwnerWeights(weights: weights, config: config, fixedPoint: fixedPoint)
+        let storage = simulation.weightStorage(source: owner)
+        let parties = simulation.parties.map {
+            SecureTransformerParty(party: $0, config: config, model: owner.layout, storage: storage[$0.id], siluMethod: siluMethod)
+        }
         self.parties = parties
-        let encoded = SecureWeightLayout.encode(weights, fixedPoint)
+        storedBytes = (0..<3).map { WeightSharing.storedBytes(party: $0, parameters: owner.layout.parameters) }
         let start = DispatchTime.now().uptimeNanoseconds
-        _ = simulation.run(dealers: { s in for tensor in encoded { s.owner.share(tensor) } }) { party in
+        let parameters = owner.layout.parameters
+        _ = simulation.run(dealers: { s in
+            // x2 to P1 and P2, once (see `SecureTransformerParty.receiveWeights`).
+            s.owner.ledger.charge("owner input", bytesSent: 16 * parameters, bytesReceived: 0)
+        }) { party in
             parties[party.id].receiveWeights()
             return 0
         }

@@ -3,66 +3,113 @@ import PumaIO
 import PumaMPC
 import PumaNN
 
-/// One party's share of the model: every weight as replicated shares, laid out for the secure
-/// forward pass (projections that read the same input are concatenated so they cost one round).
-struct SecureLayerShares {
-    /// [dim]
-    var inputNorm: ArithmeticShares
-    /// [(heads + 2·kvHeads)·headDim, dim]: q, k and v projections stacked.
-    var wqkv: ArithmeticShares
-    /// [dim, heads·headDim]
-    var wo: ArithmeticShares
-    /// [dim]
-    var postAttentionNorm: ArithmeticShares
-    /// [2·ffn, dim]: gate and up stacked.
-    var wGateUp: ArithmeticShares
-    /// [dim, ffn]
-    var wDown: ArithmeticShares
-}
+/// The model owner's tensors, numbered in sharing order, as the parties address them. The owner
+/// side (`encode`) reads its memory-mapped checkpoint per block; the parties see only the numbering
+/// and shapes (`SharedModelLayout`), and receive their components through their `WeightShareStorage`.
+final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
+    enum Tensor {
+        case mapped(MappedTensor)
+        case vector([Float])
+    }
 
-/// The order and sizes in which the model owner shares its tensors (both sides follow it).
-enum SecureWeightLayout {
-    /// Fixed-point encodings of every tensor, in sharing order.
-    static func encode(_ w: LlamaWeights, _ fp: FixedPoint) -> [[UInt64]] {
-        var out: [[UInt64]] = [fp.encode(w.embedding)]
+    let tensors: [Tensor]
+    let fractionalBits: Int
+    let layout: SharedModelLayout
+
+    init(weights w: LlamaWeights, config c: LlamaConfiguration, fixedPoint: FixedPoint) {
+        fractionalBits = fixedPoint.fractionalBits
+        var list: [Tensor] = [.mapped(w.embedding)]
         for l in w.layers {
-            out += [fp.encode(l.inputNorm), fp.encode(l.wq + l.wk + l.wv), fp.encode(l.wo),
-                    fp.encode(l.postAttentionNorm), fp.encode(l.wGate + l.wUp), fp.encode(l.wDown)]
+            list += [.vector(l.inputNorm), .mapped(l.wq), .mapped(l.wk), .mapped(l.wv), .mapped(l.wo),
+                     .vector(l.postAttentionNorm), .mapped(l.wGate), .mapped(l.wUp), .mapped(l.wDown)]
         }
-        out += [fp.encode(w.finalNorm), fp.encode(w.lmHead)]
-        return out
+        list += [.vector(w.finalNorm), .mapped(w.lmHead)]
+        tensors = list
+        layout = SharedModelLayout(config: c)
     }
 
-    /// Element counts in sharing order.
-    static func sizes(_ c: LlamaConfiguration) -> [Int] {
-        let (d, f, v) = (c.hiddenSize, c.intermediateSize, c.vocabSize)
-        let q = c.numAttentionHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim
-        var sizes = [v * d]
-        for _ in 0..<c.numHiddenLayers { sizes += [d, (q + 2 * kv) * d, d * q, d, 2 * f * d, d * f] }
-        return sizes + [d, v * d]
+    func encode(tensor: Int, offset: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+        switch tensors[tensor] {
+        case .mapped(let m): m.encode(offset: offset, count: count, fractionalBits: fractionalBits, into: out)
+        case .vector(let v):
+            let fp = FixedPoint(fractionalBits: fractionalBits)
+            for i in 0..<count { out[i] = fp.encode(Double(v[offset + i])) }
+        }
     }
 }
 
-/// Party i's side of the secure LLaMA: its weight shares, its secret-shared KV cache, and the
-/// forward pass, step for step the plaintext `PlainTransformer` under the same names.
+/// Which shared tensor is which, in the order `OwnerWeights` numbers them: public, derived from the
+/// configuration alone. Projections that read the same input are stacked (q/k/v, gate/up) so each
+/// costs one round and one truncation.
+struct SharedModelLayout: Sendable {
+    struct Layer: Sendable {
+        var inputNorm: Int
+        /// [(heads + 2·kvHeads)·headDim, dim]: q, k and v stacked.
+        var qkv: SharedMatrix
+        /// [dim, heads·headDim]
+        var o: SharedMatrix
+        var postAttentionNorm: Int
+        /// [2·ffn, dim]: gate and up stacked.
+        var gateUp: SharedMatrix
+        /// [dim, ffn]
+        var down: SharedMatrix
+    }
+
+    /// [vocab, dim], used as X · E.
+    let embedding: SharedMatrix
+    let layers: [Layer]
+    let finalNorm: Int
+    /// [vocab, dim]
+    let lmHead: SharedMatrix
+    /// Elements of all shared tensors.
+    let parameters: Int
+
+    init(config c: LlamaConfiguration) {
+        let (d, f, v) = (c.hiddenSize, c.intermediateSize, c.vocabSize)
+        let (q, kv) = (c.numAttentionHeads * c.headDim, c.numKeyValueHeads * c.headDim)
+        embedding = SharedMatrix(parts: [.init(tensor: 0, rows: v)], columns: d)
+        layers = (0..<c.numHiddenLayers).map { l in
+            let b = 1 + 9 * l
+            return Layer(inputNorm: b,
+                         qkv: SharedMatrix(parts: [.init(tensor: b + 1, rows: q), .init(tensor: b + 2, rows: kv), .init(tensor: b + 3, rows: kv)], columns: d),
+                         o: SharedMatrix(parts: [.init(tensor: b + 4, rows: d)], columns: q),
+                         postAttentionNorm: b + 5,
+                         gateUp: SharedMatrix(parts: [.init(tensor: b + 6, rows: f), .init(tensor: b + 7, rows: f)], columns: d),
+                         down: SharedMatrix(parts: [.init(tensor: b + 8, rows: d)], columns: f))
+        }
+        finalNorm = 1 + 9 * c.numHiddenLayers
+        lmHead = SharedMatrix(parts: [.init(tensor: finalNorm + 1, rows: v)], columns: d)
+        parameters = embedding.count + lmHead.count + d
+            + layers.reduce(0) { $0 + 2 * d + $1.qkv.count + $1.o.count + $1.gateUp.count + $1.down.count }
+    }
+}
+
+/// Party i's side of the secure LLaMA: its weight-share storage, its secret-shared KV cache, and
+/// the forward pass, step for step the plaintext `PlainTransformer` under the same names.
 final class SecureTransformerParty: @unchecked Sendable {
     let party: Party
     let config: LlamaConfiguration
     let siluMethod: NonLinear.SiLUMethod
-    var embedding: ArithmeticShares!
-    var layers: [SecureLayerShares] = []
+    let model: SharedModelLayout
+    /// This party's storage of its two weight components, read tile by tile during each product.
+    let storage: WeightShareStorage
+    /// Shares of the norm weights (small: fetched once).
+    var inputNorms: [ArithmeticShares] = [], postAttentionNorms: [ArithmeticShares] = []
     var finalNorm: ArithmeticShares!
-    var lmHead: ArithmeticShares!
-    /// Per layer, keys and values of every processed position: [position × kvHeads·headDim].
+    /// Per layer, keys and values of every processed position: [position × kvHeads·headDim], grown in place.
     var cacheKeys: [ArithmeticShares]
     var cacheValues: [ArithmeticShares]
     var length = 0
     /// Public RoPE tables: cos and sin per position.
     let rope: RotaryTables
+    /// Called by P0 after each layer of a pass with the number of layers done.
+    var progress: (@Sendable (Int) -> Void)?
 
-    init(party: Party, config: LlamaConfiguration, siluMethod: NonLinear.SiLUMethod) {
+    init(party: Party, config: LlamaConfiguration, model: SharedModelLayout, storage: WeightShareStorage, siluMethod: NonLinear.SiLUMethod) {
         self.party = party
         self.config = config
+        self.model = model
+        self.storage = storage
         self.siluMethod = siluMethod
         rope = RotaryTables(headDim: config.headDim, positions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let empty = ArithmeticShares(first: [], second: [])
@@ -70,17 +117,15 @@ final class SecureTransformerParty: @unchecked Sendable {
         cacheValues = cacheKeys
     }
 
-    /// Receives the owner's weight shares (one input round per tensor).
+    /// The one-time sharing: in a deployment the owner sends x2 to P1 and P2 (one round, 8 bytes per
+    /// parameter each), who keep it on disk; the ledger records it so. Norm weights are then read once.
     func receiveWeights() {
         party.scope("weights") {
-            var shares = SecureWeightLayout.sizes(config).map { party.input(from: .owner, count: $0) }.makeIterator()
-            embedding = shares.next()!
-            layers = (0..<config.numHiddenLayers).map { _ in
-                SecureLayerShares(inputNorm: shares.next()!, wqkv: shares.next()!, wo: shares.next()!,
-                                  postAttentionNorm: shares.next()!, wGateUp: shares.next()!, wDown: shares.next()!)
-            }
-            finalNorm = shares.next()!
-            lmHead = shares.next()!
+            party.ledger.recordRound(bytesSent: 0, bytesReceived: party.id == 0 ? 0 : 8 * model.parameters)
+            let dim = config.hiddenSize
+            inputNorms = model.layers.map { storage.shares(tensor: $0.inputNorm, count: dim) }
+            postAttentionNorms = model.layers.map { storage.shares(tensor: $0.postAttentionNorm, count: dim) }
+            finalNorm = storage.shares(tensor: model.finalNorm, count: dim)
         }
     }
 
@@ -97,51 +142,50 @@ final class SecureTransformerParty: @unchecked Sendable {
         let p = party
         let c = config
         let f = p.fixedPoint.fractionalBits
-        let (dim, heads, kvHeads, headDim, ffn, vocab) =
-            (c.hiddenSize, c.numAttentionHeads, c.numKeyValueHeads, c.headDim, c.intermediateSize, c.vocabSize)
-        let (qDim, kvDim) = (heads * headDim, kvHeads * headDim)
+        let (dim, vocab) = (c.hiddenSize, c.vocabSize)
         precondition(length + t <= c.maxPositionEmbeddings, "context overflow")
         let layout = PassLayout(config: c, rope: rope, fixedPoint: p.fixedPoint, start: length, count: t)
 
         // embed: one-hot rows (shared by the client) × embedding matrix; integers, so no truncation.
         var x = p.scope("embedding") {
             let onehot = p.input(from: .client, count: t * vocab)
-            return p.matmul(onehot, embedding, m: t, k: vocab, n: dim)
+            return p.matmul(onehot, weights: model.embedding, layout: .inputRows, storage: storage, m: t)
         }
-        for (l, w) in layers.enumerated() {
+        for (l, w) in model.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
-            let h = NonLinear.rmsNorm(p, x, weight: w.inputNorm, dim: dim, eps: c.rmsNormEps)
+            let h = NonLinear.rmsNorm(p, x, weight: inputNorms[l], dim: dim, eps: c.rmsNormEps)
             let qkv = p.scope("qkv_proj") {
-                p.truncate(p.matmul(h, w.wqkv, m: t, k: dim, n: qDim + 2 * kvDim, transposeY: true), bits: f)
+                p.truncate(p.matmul(h, weights: w.qkv, layout: .outputRows, storage: storage, m: t), bits: f)
             }
             let (q, k) = p.scope("rope") { applyRope(q: qkv.gather(layout.qColumns), k: qkv.gather(layout.kColumns), layout) }
-            cacheKeys[l] = ArithmeticShares.concatenate([cacheKeys[l], k])
-            cacheValues[l] = ArithmeticShares.concatenate([cacheValues[l], qkv.gather(layout.vColumns)])
+            cacheKeys[l].append(k)
+            cacheValues[l].append(qkv.gather(layout.vColumns))
             let attention = attend(q: q, keys: cacheKeys[l], values: cacheValues[l], layout)
             let o = p.scope("o_proj") {
-                p.truncate(p.matmul(attention, w.wo, m: t, k: qDim, n: dim, transposeY: true), bits: f)
+                p.truncate(p.matmul(attention, weights: w.o, layout: .outputRows, storage: storage, m: t), bits: f)
             }
             x = p.add(x, o)
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
-            let h2 = NonLinear.rmsNorm(p, x, weight: w.postAttentionNorm, dim: dim, eps: c.rmsNormEps)
+            let h2 = NonLinear.rmsNorm(p, x, weight: postAttentionNorms[l], dim: dim, eps: c.rmsNormEps)
             let gateUp = p.scope("gate_up_proj") {
-                p.truncate(p.matmul(h2, w.wGateUp, m: t, k: dim, n: 2 * ffn, transposeY: true), bits: f)
+                p.truncate(p.matmul(h2, weights: w.gateUp, layout: .outputRows, storage: storage, m: t), bits: f)
             }
             let act = p.scope("silu_mul") {
                 p.mulFixed(NonLinear.silu(p, gateUp.gather(layout.gateColumns), method: siluMethod), gateUp.gather(layout.upColumns))
             }
             let down = p.scope("down_proj") {
-                p.truncate(p.matmul(act, w.wDown, m: t, k: ffn, n: dim, transposeY: true), bits: f)
+                p.truncate(p.matmul(act, weights: w.down, layout: .outputRows, storage: storage, m: t), bits: f)
             }
             x = p.add(x, down)
+            if p.id == 0 { progress?(l + 1) }
         }
         length += t
         // final norm → logits, for the last position only
         let last = x.slice(((t - 1) * dim)..<(t * dim))
         let normed = NonLinear.rmsNorm(p, last, weight: finalNorm, dim: dim, eps: c.rmsNormEps)
         var logits = p.scope("logits") {
-            p.truncate(p.matmul(normed, lmHead, m: 1, k: dim, n: vocab, transposeY: true), bits: f)
+            p.truncate(p.matmul(normed, weights: model.lmHead, layout: .outputRows, storage: storage, m: 1), bits: f)
         }
         if options.revealLogits { p.scope("output") { p.revealToClient(logits) } }
         // Gumbel-max sampling: the client's secret noise is added to logits / T.

@@ -31,6 +31,12 @@ public struct ReplicatedShares<Kind: ShareKind>: Sendable {
         Self(first: Array(first[range]), second: Array(second[range]))
     }
 
+    /// Appends `other`'s elements in place (amortised: a growing cache is not copied every pass).
+    public mutating func append(_ other: Self) {
+        first.append(contentsOf: other.first)
+        second.append(contentsOf: other.second)
+    }
+
     public static func concatenate(_ parts: [Self]) -> Self {
         Self(first: parts.flatMap(\.first), second: parts.flatMap(\.second))
     }

@@ -12,6 +12,8 @@ public final class Simulation: @unchecked Sendable {
     public let client: Dealer
     public let owner: Dealer
     public let network: InMemoryNetwork
+    /// The owner's input seeds c0, c1 (also the seeds of its weight shares).
+    private let ownerSeeds: [AESCounterPRG]
 
     /// - Parameter recordDeliveries: keep every delivered message (see `InMemoryNetwork`).
     public init(seed: UInt64? = nil, fixedPoint: FixedPoint = .standard, recordDeliveries: Bool = false) {
@@ -34,6 +36,7 @@ public final class Simulation: @unchecked Sendable {
             }
             return out
         }
+        self.ownerSeeds = ownerSeeds
         let network = self.network
         parties = (0..<3).map { i in
             Party(id: i, fixedPoint: fixedPoint, transport: network.transport(for: .party(i)),
@@ -59,6 +62,19 @@ public final class Simulation: @unchecked Sendable {
         dealers(self)
         for _ in 0..<3 { done.wait() }
         return boxes.map { $0.value! }
+    }
+
+    /// Each party's storage of the owner's weight shares, as `WeightSharing` defines them: seeded
+    /// components from that party's own seeds, and x2 (for P1 and P2) re-derived per tile from
+    /// `source` — the stand-in for the copy of x2 that each of them keeps on its own disk.
+    public func weightStorage(source: PlainTensorSource) -> [WeightShareStorage] {
+        let deriver = ExplicitComponentDeriver(source: source, seeds: ownerSeeds)
+        return (0..<3).map { i in
+            let held: [Int] = i == 0 ? [0, 1] : (i == 1 ? [1] : [0])
+            var seeds: [Int: AESCounterPRG] = [:]
+            for j in held { seeds[j] = ownerSeeds[j] }
+            return SimulatedWeightStorage(party: i, seeds: seeds, explicitComponent: i == 0 ? nil : deriver)
+        }
     }
 
     /// All five ledgers (three parties, client, owner) combined.

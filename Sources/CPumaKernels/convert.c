@@ -1,0 +1,163 @@
+#include "puma_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* IEEE binary16 → binary32, exact (subnormals, infinities and NaN included). */
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else { /* subnormal: normalise */
+        int shift = 0;
+        while (!(mantissa & 0x400)) { mantissa <<= 1; ++shift; }
+        bits = sign | ((uint32_t)(113 - shift) << 23) | ((mantissa & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static float element(const void *src, puma_dtype dtype, size_t i) {
+    const uint8_t *p = (const uint8_t *)src;
+    uint32_t bits;
+    uint16_t h;
+    switch (dtype) {
+    case PUMA_F32: memcpy(&bits, p + 4 * i, 4); break;
+    case PUMA_F16: memcpy(&h, p + 2 * i, 2); return half_to_float(h);
+    default: memcpy(&h, p + 2 * i, 2); bits = (uint32_t)h << 16; break;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* x·2^f is exact in double; adding ±0.5 is exact below 2^52 and beyond that x·2^f is already an
+ * even integer, so truncation rounds halves away from zero like Swift's `rounded()`. */
+static uint64_t encode_one(double x, double scale) {
+    const double bound = 4611686018427387904.0; /* 2^62 */
+    double y = x * scale;
+    if (isnan(y)) return 0;
+    y = trunc(y + copysign(0.5, y));
+    if (y >= bound) return (uint64_t)(bound - 1);
+    if (y <= -bound) return (uint64_t)(-(int64_t)4611686018427387904LL);
+    return (uint64_t)(int64_t)y;
+}
+
+static void to_float_portable(const void *src, puma_dtype dtype, size_t count, float *out) {
+    for (size_t i = 0; i < count; ++i) out[i] = element(src, dtype, i);
+}
+
+static void encode_portable(const void *src, puma_dtype dtype, size_t count, int f, uint64_t *out) {
+    const double scale = ldexp(1.0, f);
+    for (size_t i = 0; i < count; ++i) out[i] = encode_one(element(src, dtype, i), scale);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,f16c")))
+
+/* 16 elements of `dtype` at `p` → Float32 (masked for the tail). */
+AVX512 static inline __m512 load16(const void *p, puma_dtype dtype, __mmask16 mask) {
+    switch (dtype) {
+    case PUMA_F32: return _mm512_maskz_loadu_ps(mask, p);
+    case PUMA_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
+    default: return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p)), 16));
+    }
+}
+
+AVX512 static void to_float_avx512(const void *src, puma_dtype dtype, size_t count, float *out) {
+    const size_t size = dtype == PUMA_F32 ? 4 : 2;
+    for (size_t i = 0; i < count; i += 16) {
+        const __mmask16 mask = count - i >= 16 ? 0xFFFF : (__mmask16)((1u << (count - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, mask, load16((const uint8_t *)src + size * i, dtype, mask));
+    }
+}
+
+AVX512 static inline __m512i encode8(__m512d x, __m512d scale) {
+    const __m512d bound = _mm512_set1_pd(4611686018427387904.0), half = _mm512_set1_pd(0.5);
+    const __m512d signBit = _mm512_set1_pd(-0.0);
+    __m512d y = _mm512_mul_pd(x, scale);
+    const __mmask8 nan = _mm512_cmp_pd_mask(y, y, _CMP_UNORD_Q);
+    y = _mm512_add_pd(y, _mm512_or_pd(half, _mm512_and_pd(y, signBit)));
+    y = _mm512_roundscale_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask8 high = _mm512_cmp_pd_mask(y, bound, _CMP_GE_OQ);
+    const __mmask8 low = _mm512_cmp_pd_mask(y, _mm512_sub_pd(_mm512_setzero_pd(), bound), _CMP_LE_OQ);
+    __m512i v = _mm512_cvttpd_epi64(y);
+    v = _mm512_mask_mov_epi64(v, high, _mm512_set1_epi64(4611686018427387903LL));
+    v = _mm512_mask_mov_epi64(v, low, _mm512_set1_epi64(-4611686018427387904LL));
+    return _mm512_mask_mov_epi64(v, nan, _mm512_setzero_si512());
+}
+
+AVX512 static void encode_avx512(const void *src, puma_dtype dtype, size_t count, int f, uint64_t *out) {
+    const size_t size = dtype == PUMA_F32 ? 4 : 2;
+    const __m512d scale = _mm512_set1_pd(ldexp(1.0, f));
+    for (size_t i = 0; i < count; i += 16) {
+        const size_t left = count - i;
+        const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m512 x = load16((const uint8_t *)src + size * i, dtype, mask);
+        const __m512i lo = encode8(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), scale);
+        const __m512i hi = encode8(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), scale);
+        _mm512_mask_storeu_epi64(out + i, (__mmask8)mask, lo);
+        _mm512_mask_storeu_epi64(out + i + 8, (__mmask8)(mask >> 8), hi);
+    }
+}
+#endif
+
+void puma_to_float(const void *src, puma_dtype dtype, size_t count, float *out) {
+#if defined(__x86_64__)
+    if (puma_kernel_level() && __builtin_cpu_supports("f16c")) { to_float_avx512(src, dtype, count, out); return; }
+#endif
+    to_float_portable(src, dtype, count, out);
+}
+
+void puma_encode_fixed(const void *src, puma_dtype dtype, size_t count, int fractional_bits, uint64_t *out) {
+#if defined(__x86_64__)
+    if (puma_kernel_level() && __builtin_cpu_supports("f16c")) { encode_avx512(src, dtype, count, fractional_bits, out); return; }
+#endif
+    encode_portable(src, dtype, count, fractional_bits, out);
+}
+
+/* Float32 → binary16, round to nearest even (overflow → infinity, NaN stays NaN). */
+static uint16_t float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000;
+    const uint32_t magnitude = x & 0x7FFFFFFF;
+    if (magnitude > 0x7F800000) return (uint16_t)(sign | 0x7E00);
+    if (magnitude >= 0x477FF000) return (uint16_t)(sign | 0x7C00); /* rounds beyond 65504 */
+    if (magnitude < 0x38800000) {                                  /* below 2^-14: subnormal or zero */
+        if (magnitude < 0x33000000) return (uint16_t)sign;         /* below half the smallest subnormal */
+        const uint32_t mantissa = (magnitude & 0x7FFFFF) | 0x800000;
+        const int shift = 126 - (int)(magnitude >> 23);            /* 2^-24 units */
+        const uint32_t remainder = mantissa & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+        uint32_t result = mantissa >> shift;
+        if (remainder > halfway || (remainder == halfway && (result & 1))) ++result;
+        return (uint16_t)(sign | result);
+    }
+    uint32_t h = ((magnitude - 0x38000000) >> 13);
+    const uint32_t remainder = magnitude & 0x1FFF;
+    if (remainder > 0x1000 || (remainder == 0x1000 && (h & 1))) ++h;
+    return (uint16_t)(sign | h);
+}
+
+void puma_random_normal_f16(const puma_aes128_schedule *schedule, uint64_t stream, uint64_t offset, size_t count,
+                            float deviation, uint16_t *out) {
+    uint64_t words[256];
+    /* Irwin–Hall: the sum of four 16-bit uniforms on [0, 1), centred and scaled to unit variance. */
+    const float scale = deviation * 1.7320508f / 65536.0f; /* σ · √(12/4) per 16-bit unit */
+    for (size_t done = 0; done < count; done += 256) {
+        const size_t n = count - done < 256 ? count - done : 256;
+        puma_prg_words(schedule, stream, offset + done, words, n);
+        for (size_t i = 0; i < n; ++i) {
+            const uint64_t w = words[i];
+            const float sum = (float)(w & 0xFFFF) + (float)((w >> 16) & 0xFFFF) + (float)((w >> 32) & 0xFFFF) + (float)(w >> 48);
+            out[done + i] = float_to_half((sum - 2.0f * 65535.0f) * scale);
+        }
+    }
+}

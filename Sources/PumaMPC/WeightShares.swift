@@ -1,0 +1,157 @@
+import PumaCore
+
+/// How the model owner shares its weights, and how each party keeps its part: by seeds.
+///
+/// For tensor t, the owner's components are x0 = PRG(c0, stream t + 1), x1 = PRG(c1, stream t + 1)
+/// and x2 = encode(W) − x0 − x1, where c0 (held by P0 and P2) and c1 (held by P0 and P1) are the
+/// owner's input seeds and the PRG is seekable AES-CTR (`AESCounterPRG.words(stream:offset:…)`).
+/// Party Pi needs (x_i, x_{i+1}):
+///
+/// | party | components | keeps (deployment) |
+/// |---|---|---|
+/// | P0 | x0, x1 | the seeds c0, c1 only (32 bytes): both components are regenerated |
+/// | P1 | x1, x2 | c1, and x2 on its own disk (8 bytes per parameter) |
+/// | P2 | x2, x0 | c0, and x2 on its own disk (8 bytes per parameter) |
+///
+/// No component is ever held whole: party code asks its `WeightShareStorage` for one tile at a time.
+public enum WeightSharing {
+    /// The seekable stream of tensor `t` (stream 0 is the sequential input stream).
+    public static func stream(tensor t: Int) -> UInt64 { UInt64(t) + 1 }
+
+    /// What party `id` keeps in a deployment: seeds always, x2 for P1 and P2.
+    public static func storedBytes(party id: Int, parameters: Int) -> Int {
+        let seeds = id == 0 ? 32 : 16
+        return seeds + (id == 0 ? 0 : 8 * parameters)
+    }
+}
+
+/// A block of one shared tensor viewed as a [rows × rowLength] row-major matrix: rows
+/// `rows`, columns `columns`, written contiguously (row stride `columns.count`).
+public struct TensorBlock: Sendable {
+    public var tensor: Int
+    public var rowLength: Int
+    public var rows: Range<Int>
+    public var columns: Range<Int>
+
+    public init(tensor: Int, rowLength: Int, rows: Range<Int>, columns: Range<Int>) {
+        self.tensor = tensor
+        self.rowLength = rowLength
+        self.rows = rows
+        self.columns = columns
+    }
+
+    public var count: Int { rows.count * columns.count }
+}
+
+/// A party's own storage of its two weight-share components: the one interface through which party
+/// code receives weights (never the plaintext). Fills (x_i, x_{i+1}) of a block.
+public protocol WeightShareStorage: Sendable {
+    func fill(_ block: TensorBlock, first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>)
+}
+
+/// The model owner's plaintext tensors, fixed-point encoded per block (its memory-mapped checkpoint).
+public protocol PlainTensorSource: Sendable {
+    var fractionalBits: Int { get }
+    /// Writes encode(W) of elements [offset, offset + count) of tensor `tensor` (row-major) to `out`.
+    func encode(tensor: Int, offset: Int, count: Int, into out: UnsafeMutablePointer<UInt64>)
+}
+
+/// The simulation's stand-in for each party's storage. Seeded components are regenerated from the
+/// party's own seeds; x2, which P1 and P2 would read from their disks, is re-derived per block from
+/// the owner's mapped checkpoint as encode(W) − x0 − x1 — in one process, the only place x2 exists.
+public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendable {
+    let party: Int
+    /// The owner's seeds this party holds (c0 and/or c1).
+    let seeds: [Int: AESCounterPRG]
+    /// For P1 and P2: the owner's side that derives x2 (the stand-in for their disk).
+    let explicitComponent: ExplicitComponentDeriver?
+
+    init(party: Int, seeds: [Int: AESCounterPRG], explicitComponent: ExplicitComponentDeriver?) {
+        self.party = party
+        self.seeds = seeds
+        self.explicitComponent = explicitComponent
+    }
+
+    public func fill(_ block: TensorBlock, first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>) {
+        let wanted = [party, (party + 1) % 3]
+        let buffers = [first, second]
+        // Seeded components first, so x2's derivation can reuse the one already drawn.
+        var known: (index: Int, values: UnsafeMutablePointer<UInt64>)?
+        for (j, out) in zip(wanted, buffers) where j != 2 {
+            regenerate(j, block, into: out)
+            known = (j, out)
+        }
+        if let slot = wanted.firstIndex(of: 2) {
+            explicitComponent!.derive(block, into: buffers[slot], known: known)
+        }
+    }
+
+    func regenerate(_ component: Int, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {
+        Self.draw(seeds[component]!, block, into: out)
+    }
+
+    /// Writes PRG(c, stream of the tensor) over the block's elements.
+    static func draw(_ seed: AESCounterPRG, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {
+        let width = block.columns.count
+        for (r, row) in block.rows.enumerated() {
+            seed.words(stream: WeightSharing.stream(tensor: block.tensor), offset: row * block.rowLength + block.columns.lowerBound,
+                       into: out + r * width, count: width)
+        }
+    }
+}
+
+/// x2 = encode(W) − x0 − x1 per block, from the owner's plaintext source and both owner seeds.
+final class ExplicitComponentDeriver: @unchecked Sendable {
+    let source: PlainTensorSource
+    let seeds: [AESCounterPRG]
+
+    init(source: PlainTensorSource, seeds: [AESCounterPRG]) {
+        self.source = source
+        self.seeds = seeds
+    }
+
+    /// `known`: a seeded component of the same block already drawn (x0 or x1), saving one draw.
+    func derive(_ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>, known: (index: Int, values: UnsafeMutablePointer<UInt64>)?) {
+        let width = block.columns.count, n = block.count
+        for (r, row) in block.rows.enumerated() {
+            source.encode(tensor: block.tensor, offset: row * block.rowLength + block.columns.lowerBound, count: width, into: out + r * width)
+        }
+        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+        defer { scratch.deallocate() }
+        for j in 0..<2 {
+            let values: UnsafePointer<UInt64>
+            if let known, known.index == j {
+                values = UnsafePointer(known.values)
+            } else {
+                SimulatedWeightStorage.draw(seeds[j], block, into: scratch)
+                values = UnsafePointer(scratch)
+            }
+            for i in 0..<n { out[i] &-= values[i] }
+        }
+    }
+}
+
+/// A weight matrix as the parties use it: the row-wise concatenation of one or more shared tensors
+/// (e.g. q, k and v projections stacked), each [rows × columns] row-major.
+public struct SharedMatrix: Sendable {
+    public struct Part: Sendable {
+        public var tensor: Int
+        public var rows: Int
+        public init(tensor: Int, rows: Int) {
+            self.tensor = tensor
+            self.rows = rows
+        }
+    }
+
+    public var parts: [Part]
+    public var columns: Int
+
+    public init(parts: [Part], columns: Int) {
+        precondition(!parts.isEmpty && columns > 0, "a shared matrix needs at least one part and one column")
+        self.parts = parts
+        self.columns = columns
+    }
+
+    public var rows: Int { parts.reduce(0) { $0 + $1.rows } }
+    public var count: Int { rows * columns }
+}
