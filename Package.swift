@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "puma",
             dependencies: [
-                "PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA",
+                "CPumaKernels", "PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

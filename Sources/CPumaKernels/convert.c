@@ -52,9 +52,10 @@ static void to_float_portable(const void *src, puma_dtype dtype, size_t count, f
     for (size_t i = 0; i < count; ++i) out[i] = element(src, dtype, i);
 }
 
-static void encode_portable(const void *src, puma_dtype dtype, size_t count, int f, uint64_t *out) {
+static void encode_portable(const void *src, puma_dtype dtype, size_t count, int f, const uint64_t *a, const uint64_t *b,
+                            uint64_t *out) {
     const double scale = ldexp(1.0, f);
-    for (size_t i = 0; i < count; ++i) out[i] = encode_one(element(src, dtype, i), scale);
+    for (size_t i = 0; i < count; ++i) out[i] = encode_one(element(src, dtype, i), scale) - (a ? a[i] + b[i] : 0);
 }
 
 #if defined(__x86_64__)
@@ -94,15 +95,56 @@ AVX512 static inline __m512i encode8(__m512d x, __m512d scale) {
     return _mm512_mask_mov_epi64(v, nan, _mm512_setzero_si512());
 }
 
-AVX512 static void encode_avx512(const void *src, puma_dtype dtype, size_t count, int f, uint64_t *out) {
+/* F16 and BF16 carry at most 11 significant bits, so in Float32 y = x·2^f is exact, y ± 0.5 is
+ * exact below 2^23, and from 2^23 on y is already an integer: halves round away from zero exactly
+ * as in double precision, at twice the width. Saturation at ±2^62 as in `encode_one`. */
+AVX512 static inline void encode16_half(__m512 x, __m512 scale, uint64_t *out, __mmask16 mask, const uint64_t *a, const uint64_t *b) {
+    const __m512 bound = _mm512_set1_ps(4611686018427387904.0f), big = _mm512_set1_ps(8388608.0f);
+    const __m512 half = _mm512_set1_ps(0.5f), signBit = _mm512_set1_ps(-0.0f);
+    __m512 y = _mm512_mul_ps(x, scale);
+    const __mmask16 nan = _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q);
+    const __m512 magnitude = _mm512_andnot_ps(signBit, y);
+    const __mmask16 fractional = _mm512_cmp_ps_mask(magnitude, big, _CMP_LT_OQ);
+    const __m512 rounded = _mm512_roundscale_ps(_mm512_add_ps(y, _mm512_or_ps(half, _mm512_and_ps(y, signBit))),
+                                                _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    y = _mm512_mask_mov_ps(y, fractional, rounded);
+    const __mmask16 high = _mm512_cmp_ps_mask(y, bound, _CMP_GE_OQ) & ~nan;
+    const __mmask16 low = _mm512_cmp_ps_mask(y, _mm512_sub_ps(_mm512_setzero_ps(), bound), _CMP_LE_OQ) & ~nan;
+    for (int h = 0; h < 2; ++h) {
+        const __mmask8 m = (__mmask8)(mask >> (8 * h));
+        const __m256 part = h ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(y), 1)) : _mm512_castps512_ps256(y);
+        __m512i v = _mm512_cvttps_epi64(part);
+        v = _mm512_mask_mov_epi64(v, (__mmask8)(high >> (8 * h)), _mm512_set1_epi64(4611686018427387903LL));
+        v = _mm512_mask_mov_epi64(v, (__mmask8)(low >> (8 * h)), _mm512_set1_epi64(-4611686018427387904LL));
+        v = _mm512_mask_mov_epi64(v, (__mmask8)(nan >> (8 * h)), _mm512_setzero_si512());
+        if (a) {
+            v = _mm512_sub_epi64(v, _mm512_maskz_loadu_epi64(m, a + 8 * h));
+            v = _mm512_sub_epi64(v, _mm512_maskz_loadu_epi64(m, b + 8 * h));
+        }
+        _mm512_mask_storeu_epi64(out + 8 * h, m, v);
+    }
+}
+
+AVX512 static void encode_avx512(const void *src, puma_dtype dtype, size_t count, int f, const uint64_t *a, const uint64_t *b,
+                                 uint64_t *out) {
     const size_t size = dtype == PUMA_F32 ? 4 : 2;
     const __m512d scale = _mm512_set1_pd(ldexp(1.0, f));
+    const __m512 scaleSingle = _mm512_set1_ps(ldexpf(1.0f, f));
     for (size_t i = 0; i < count; i += 16) {
         const size_t left = count - i;
         const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
         const __m512 x = load16((const uint8_t *)src + size * i, dtype, mask);
-        const __m512i lo = encode8(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), scale);
-        const __m512i hi = encode8(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), scale);
+        if (dtype != PUMA_F32) {
+            encode16_half(x, scaleSingle, out + i, mask, a ? a + i : NULL, b ? b + i : NULL);
+            continue;
+        }
+        __m512i lo = encode8(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), scale);
+        __m512i hi = encode8(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), scale);
+        if (a) {
+            lo = _mm512_sub_epi64(_mm512_sub_epi64(lo, _mm512_maskz_loadu_epi64((__mmask8)mask, a + i)), _mm512_maskz_loadu_epi64((__mmask8)mask, b + i));
+            hi = _mm512_sub_epi64(_mm512_sub_epi64(hi, _mm512_maskz_loadu_epi64((__mmask8)(mask >> 8), a + i + 8)),
+                                  _mm512_maskz_loadu_epi64((__mmask8)(mask >> 8), b + i + 8));
+        }
         _mm512_mask_storeu_epi64(out + i, (__mmask8)mask, lo);
         _mm512_mask_storeu_epi64(out + i + 8, (__mmask8)(mask >> 8), hi);
     }
@@ -116,11 +158,20 @@ void puma_to_float(const void *src, puma_dtype dtype, size_t count, float *out) 
     to_float_portable(src, dtype, count, out);
 }
 
-void puma_encode_fixed(const void *src, puma_dtype dtype, size_t count, int fractional_bits, uint64_t *out) {
+static void encode(const void *src, puma_dtype dtype, size_t count, int f, const uint64_t *a, const uint64_t *b, uint64_t *out) {
 #if defined(__x86_64__)
-    if (puma_kernel_level() && __builtin_cpu_supports("f16c")) { encode_avx512(src, dtype, count, fractional_bits, out); return; }
+    if (puma_kernel_level() && __builtin_cpu_supports("f16c")) { encode_avx512(src, dtype, count, f, a, b, out); return; }
 #endif
-    encode_portable(src, dtype, count, fractional_bits, out);
+    encode_portable(src, dtype, count, f, a, b, out);
+}
+
+void puma_encode_fixed(const void *src, puma_dtype dtype, size_t count, int fractional_bits, uint64_t *out) {
+    encode(src, dtype, count, fractional_bits, NULL, NULL, out);
+}
+
+void puma_encode_fixed_minus(const void *src, puma_dtype dtype, size_t count, int fractional_bits, const uint64_t *a,
+                             const uint64_t *b, uint64_t *out) {
+    encode(src, dtype, count, fractional_bits, a, b, out);
 }
 
 /* Float32 → binary16, round to nearest even (overflow → infinity, NaN stays NaN). */

@@ -103,30 +103,32 @@ TILE void ring_nt_tile(const uint64_t *a, size_t lda, const uint64_t *b, size_t 
         for (int j = 0; j < nr; ++j) c[i * ldc + j] += (uint64_t)_mm512_reduce_add_epi64(acc[i][j]);
 }
 
-#define NT_ROWS(MR)                                                                                  \
-    AVX512 static void ring_nt_rows##MR(const uint64_t *a, size_t lda, const uint64_t *b, size_t ldb, \
-                                        uint64_t *c, size_t ldc, size_t n, size_t k) {               \
-        size_t j = 0;                                                                                \
-        for (; j + 4 <= n; j += 4) ring_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 4);     \
-        switch (n - j) {                                                                             \
-        case 3: ring_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 3); break;                 \
-        case 2: ring_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 2); break;                 \
-        case 1: ring_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 1); break;                 \
-        }                                                                                            \
+/* Rows of B outermost (4 at a time), all rows of A inside: B, the large operand, streams from
+ * memory once while A (a few activation rows) stays in cache. */
+#define NT_COLUMNS(NR)                                                                                \
+    AVX512 static void ring_nt_columns##NR(const uint64_t *a, size_t lda, const uint64_t *b, size_t ldb, \
+                                           uint64_t *c, size_t ldc, size_t m, size_t k) {             \
+        size_t i = 0;                                                                                 \
+        for (; i + 4 <= m; i += 4) ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 4, NR); \
+        switch (m - i) {                                                                              \
+        case 3: ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 3, NR); break;            \
+        case 2: ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 2, NR); break;            \
+        case 1: ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 1, NR); break;            \
+        }                                                                                             \
     }
-NT_ROWS(1)
-NT_ROWS(2)
-NT_ROWS(3)
-NT_ROWS(4)
+NT_COLUMNS(1)
+NT_COLUMNS(2)
+NT_COLUMNS(3)
+NT_COLUMNS(4)
 
 AVX512 static void ring_nt_avx512(const uint64_t *a, size_t lda, const uint64_t *b, size_t ldb, uint64_t *c, size_t ldc,
                                   size_t m, size_t n, size_t k) {
-    size_t i = 0;
-    for (; i + 4 <= m; i += 4) ring_nt_rows4(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k);
-    switch (m - i) {
-    case 3: ring_nt_rows3(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k); break;
-    case 2: ring_nt_rows2(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k); break;
-    case 1: ring_nt_rows1(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k); break;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) ring_nt_columns4(a, lda, b + j * ldb, ldb, c + j, ldc, m, k);
+    switch (n - j) {
+    case 3: ring_nt_columns3(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
+    case 2: ring_nt_columns2(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
+    case 1: ring_nt_columns1(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
     }
 }
 
@@ -196,30 +198,30 @@ TILE void float_nt_tile(const float *a, size_t lda, const float *b, size_t ldb, 
         for (int j = 0; j < nr; ++j) c[i * ldc + j] += _mm512_reduce_add_ps(acc[i][j]);
 }
 
-#define FNT_ROWS(MR)                                                                                  \
-    AVX512 static void float_nt_rows##MR(const float *a, size_t lda, const float *b, size_t ldb,       \
-                                         float *c, size_t ldc, size_t n, size_t k) {                  \
-        size_t j = 0;                                                                                 \
-        for (; j + 4 <= n; j += 4) float_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 4);     \
-        switch (n - j) {                                                                              \
-        case 3: float_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 3); break;                 \
-        case 2: float_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 2); break;                 \
-        case 1: float_nt_tile(a, lda, b + j * ldb, ldb, c + j, ldc, k, MR, 1); break;                 \
-        }                                                                                             \
+#define FNT_COLUMNS(NR)                                                                                 \
+    AVX512 static void float_nt_columns##NR(const float *a, size_t lda, const float *b, size_t ldb,        \
+                                            float *c, size_t ldc, size_t m, size_t k) {                    \
+        size_t i = 0;                                                                                      \
+        for (; i + 4 <= m; i += 4) float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 4, NR);    \
+        switch (m - i) {                                                                                   \
+        case 3: float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 3, NR); break;                \
+        case 2: float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 2, NR); break;                \
+        case 1: float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 1, NR); break;                \
+        }                                                                                                  \
     }
-FNT_ROWS(1)
-FNT_ROWS(2)
-FNT_ROWS(3)
-FNT_ROWS(4)
+FNT_COLUMNS(1)
+FNT_COLUMNS(2)
+FNT_COLUMNS(3)
+FNT_COLUMNS(4)
 
 AVX512 static void float_nt_avx512(const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
                                    size_t m, size_t n, size_t k) {
-    size_t i = 0;
-    for (; i + 4 <= m; i += 4) float_nt_rows4(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k);
-    switch (m - i) {
-    case 3: float_nt_rows3(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k); break;
-    case 2: float_nt_rows2(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k); break;
-    case 1: float_nt_rows1(a + i * lda, lda, b, ldb, c + i * ldc, ldc, n, k); break;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) float_nt_columns4(a, lda, b + j * ldb, ldb, c + j, ldc, m, k);
+    switch (n - j) {
+    case 3: float_nt_columns3(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
+    case 2: float_nt_columns2(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
+    case 1: float_nt_columns1(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
     }
 }
 #endif

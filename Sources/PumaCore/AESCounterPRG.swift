@@ -63,4 +63,10 @@ public struct AESCounterPRG: Sendable {
         precondition(stream > 0 && offset >= 0 && count >= 0, "seekable streams start at 1; offsets and counts are non-negative")
         withUnsafePointer(to: schedule) { puma_prg_words($0, stream, UInt64(offset), out, count) }
     }
+
+    /// Synthetic weights: binary16 values ≈ N(0, deviation²) from words [offset, offset + count) of
+    /// the seekable stream `stream` (see `puma_random_normal_f16`).
+    public func randomNormalHalf(stream: UInt64, offset: Int, count: Int, deviation: Float, into out: UnsafeMutablePointer<UInt16>) {
+        withUnsafePointer(to: schedule) { puma_random_normal_f16($0, stream, UInt64(offset), count, deviation, out) }
+    }
 }

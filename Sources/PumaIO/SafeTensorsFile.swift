@@ -163,10 +163,16 @@ public struct MappedTensor: @unchecked Sendable {
     }
 
     /// Elements [offset, offset + count) fixed-point encoded with `fractionalBits` into `out`
-    /// (exactly `FixedPoint.encode` of each element).
-    public func encode(offset: Int, count n: Int, fractionalBits: Int, into out: UnsafeMutablePointer<UInt64>) {
+    /// (exactly `FixedPoint.encode` of each element), minus `subtracting`'s two vectors if given.
+    public func encode(offset: Int, count n: Int, fractionalBits: Int,
+                       subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>)? = nil, into out: UnsafeMutablePointer<UInt64>) {
         precondition(offset >= 0 && n >= 0 && offset + n <= count, "\(info.name): element range out of bounds")
-        puma_encode_fixed(base + offset * info.dtype.byteCount, kernelType, n, Int32(fractionalBits), out)
+        let source = base + offset * info.dtype.byteCount
+        if let (a, b) = subtracting {
+            puma_encode_fixed_minus(source, kernelType, n, Int32(fractionalBits), a, b, out)
+        } else {
+            puma_encode_fixed(source, kernelType, n, Int32(fractionalBits), out)
+        }
     }
 
     /// All elements widened to Float (for small tensors: norms, test models).

@@ -12,6 +12,8 @@ public struct PassCost: Sendable {
     public var rounds: Int
     /// Per top-level operation (all parties and the client).
     public var ops: [String: CostRecord]
+    /// P0, P1, P2 alone: bytes each sent, rounds each took.
+    public var perParty: [CostRecord] = []
 }
 
 /// Secure generation: three simulated parties hold the model owner's weights (as seeds and per-tile
@@ -129,9 +131,14 @@ public final class SecurePredictor: NextTokenPredictor {
             ops[name] = CostRecord(rounds: r.rounds - b.rounds, bytesSent: r.bytesSent - b.bytesSent,
                                    bytesReceived: r.bytesReceived - b.bytesReceived, seconds: r.seconds - b.seconds)
         }
+        let perParty = (0..<3).map { i in
+            let (a, b) = (after.total(ofLedger: i), before.total(ofLedger: i))
+            return CostRecord(rounds: a.rounds - b.rounds, bytesSent: a.bytesSent - b.bytesSent,
+                              bytesReceived: a.bytesReceived - b.bytesReceived, seconds: a.seconds - b.seconds)
+        }
         passes.append(PassCost(tokens: tokens.count, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                                bytesSent: after.total.bytesSent - before.total.bytesSent,
-                               rounds: after.total.rounds - before.total.rounds, ops: ops))
+                               rounds: after.total.rounds - before.total.rounds, ops: ops, perParty: perParty))
         if revealLogits { lastLogits = simulation.parties[0].fixedPoint.decode(logits).map(Float.init) }
         let token = Int32(truncatingIfNeeded: received[0])
         guard token >= 0, Int(token) < vocab else { throw GenerationError.invalidTokenId(token, vocabulary: vocab) }

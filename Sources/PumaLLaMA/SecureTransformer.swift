@@ -28,12 +28,13 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
         layout = SharedModelLayout(config: c)
     }
 
-    func encode(tensor: Int, offset: Int, count: Int, into out: UnsafeMutablePointer<UInt64>) {
+    func encode(tensor: Int, offset: Int, count: Int, subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>),
+                into out: UnsafeMutablePointer<UInt64>) {
         switch tensors[tensor] {
-        case .mapped(let m): m.encode(offset: offset, count: count, fractionalBits: fractionalBits, into: out)
+        case .mapped(let m): m.encode(offset: offset, count: count, fractionalBits: fractionalBits, subtracting: subtracting, into: out)
         case .vector(let v):
             let fp = FixedPoint(fractionalBits: fractionalBits)
-            for i in 0..<count { out[i] = fp.encode(Double(v[offset + i])) }
+            for i in 0..<count { out[i] = fp.encode(Double(v[offset + i])) &- subtracting.0[i] &- subtracting.1[i] }
         }
     }
 }

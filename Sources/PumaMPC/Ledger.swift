@@ -86,6 +86,9 @@ public struct CostReport: Sendable {
     /// Total over all parties and scopes: rounds = max over parties, bytes sent summed.
     public var total: CostRecord { combine(perParty.map { Self.sum($0.values) }) }
 
+    /// The totals of ledger `i` alone (its rounds and bytes over all scopes).
+    public func total(ofLedger i: Int) -> CostRecord { Self.sum(perParty[i].values) }
+
     /// Per top-level (or deeper) scope.
     public func byScope(depth: Int = 1) -> [String: CostRecord] {
         let grouped = perParty.map { Ledger.grouped($0, depth: depth) }

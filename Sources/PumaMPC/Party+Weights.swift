@@ -11,47 +11,54 @@ extension Party {
         case inputRows
     }
 
-    /// Rows of W per tile, and columns per tile: a tile of each component is 16 × 2048 × 8 B = 256 KB,
-    /// so both components and the matching slice of X stay in L2 while they are multiplied.
-    static let tileRows = 16, tileColumns = 2048
+    /// Rows and columns of W per tile: a tile of each component is 32 K elements (256 KB), so both
+    /// components and the matching slice of X stay in L2 while they are multiplied. Output-rows
+    /// tiles are wide (long dot products); input-rows tiles are tall (long axpy chains per column block).
+    static func tileShape(_ layout: WeightLayout) -> (rows: Int, columns: Int) {
+        layout == .outputRows ? (16, 2048) : (256, 128)
+    }
 
     /// X[m×k] · W for a secret-shared weight matrix W that no party holds whole. For each tile the
     /// party's storage fills its two components (W_i, W_{i+1}) into cache-sized buffers and the party
-    /// accumulates Z_i += X_i·(W_i + W_{i+1}) + X_{i+1}·W_i at once (two AVX-512 ring GEMMs), then
-    /// reshares Z as `matmul` does. Cost: 1 round, 3·m·n elements; exact.
+    /// accumulates at once Z_i += (X_i + X_{i+1})·W_i + X_i·W_{i+1} — the usual cross terms
+    /// X_i·(W_i + W_{i+1}) + X_{i+1}·W_i regrouped so the sum is taken on X (once) instead of on every
+    /// weight tile — with two AVX-512 ring GEMMs, then reshares Z as `matmul` does.
+    /// Cost: 1 round, 3·m·n elements; exact.
     public func matmul(_ x: ArithmeticShares, weights w: SharedMatrix, layout: WeightLayout, storage: WeightShareStorage, m: Int) -> ArithmeticShares {
         scope("matmul") {
             let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
             precondition(x.count == m * k, "weight matmul: \(x.count) elements for [\(m)×\(k)]")
             precondition(layout == .outputRows || w.parts.count == 1, "an input-rows matrix is one tensor")
             var z = [UInt64](repeating: 0, count: m * n)
-            let capacity = Self.tileRows * Self.tileColumns
+            let tile = Self.tileShape(layout)
+            let capacity = tile.rows * tile.columns
             let first = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
-            let sum = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
-            defer { first.deallocate(); sum.deallocate() }
-            x.first.withUnsafeBufferPointer { x0 in
-                x.second.withUnsafeBufferPointer { x1 in
+            let second = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+            defer { first.deallocate(); second.deallocate() }
+            let sum = Words.add(x.first, x.second)
+            sum.withUnsafeBufferPointer { sp in
+                x.first.withUnsafeBufferPointer { fp in
                     z.withUnsafeMutableBufferPointer { zp in
-                        let (xi, xn, out) = (x0.baseAddress!, x1.baseAddress!, zp.baseAddress!)
+                        let (xs, xi, out) = (sp.baseAddress!, fp.baseAddress!, zp.baseAddress!)
                         var rowOffset = 0
                         for part in w.parts {
-                            for r0 in stride(from: 0, to: part.rows, by: Self.tileRows) {
-                                let r1 = min(part.rows, r0 + Self.tileRows)
-                                for c0 in stride(from: 0, to: w.columns, by: Self.tileColumns) {
-                                    let c1 = min(w.columns, c0 + Self.tileColumns)
+                            for r0 in stride(from: 0, to: part.rows, by: tile.rows) {
+                                let r1 = min(part.rows, r0 + tile.rows)
+                                for c0 in stride(from: 0, to: w.columns, by: tile.columns) {
+                                    let c1 = min(w.columns, c0 + tile.columns)
                                     let block = TensorBlock(tensor: part.tensor, rowLength: w.columns, rows: r0..<r1, columns: c0..<c1)
-                                    storage.fill(block, first: first, second: sum)
-                                    for i in 0..<block.count { sum[i] &+= first[i] }  // W_i + W_{i+1}
+                                    storage.fill(block, first: first, second: second)
                                     let width = c1 - c0
+                                    // xs = X_i + X_{i+1}, xi = X_i; first = W_i, second = W_{i+1}.
                                     switch layout {
                                     case .outputRows:  // Z[:, rows] += X[:, cols] · tileᵀ
                                         let c = out + rowOffset + r0
-                                        puma_ring_gemm_nt(xi + c0, k, sum, width, c, n, m, r1 - r0, width)
-                                        puma_ring_gemm_nt(xn + c0, k, first, width, c, n, m, r1 - r0, width)
+                                        puma_ring_gemm_nt(xs + c0, k, first, width, c, n, m, r1 - r0, width)
+                                        puma_ring_gemm_nt(xi + c0, k, second, width, c, n, m, r1 - r0, width)
                                     case .inputRows:   // Z[:, cols] += X[:, rows] · tile
                                         let c = out + c0
-                                        puma_ring_gemm_nn(xi + r0, k, sum, width, c, n, m, width, r1 - r0)
-                                        puma_ring_gemm_nn(xn + r0, k, first, width, c, n, m, width, r1 - r0)
+                                        puma_ring_gemm_nn(xs + r0, k, first, width, c, n, m, width, r1 - r0)
+                                        puma_ring_gemm_nn(xi + r0, k, second, width, c, n, m, width, r1 - r0)
                                     }
                                 }
                             }

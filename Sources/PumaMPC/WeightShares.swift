@@ -51,9 +51,10 @@ public protocol WeightShareStorage: Sendable {
 
 /// The model owner's plaintext tensors, fixed-point encoded per block (its memory-mapped checkpoint).
 public protocol PlainTensorSource: Sendable {
-    var fractionalBits: Int { get }
-    /// Writes encode(W) of elements [offset, offset + count) of tensor `tensor` (row-major) to `out`.
-    func encode(tensor: Int, offset: Int, count: Int, into out: UnsafeMutablePointer<UInt64>)
+    /// Writes encode(W) − a − b of elements [offset, offset + count) of tensor `tensor` (row-major)
+    /// to `out`, where (a, b) = `subtracting` (count elements each): the owner's third component.
+    func encode(tensor: Int, offset: Int, count: Int, subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>),
+                into out: UnsafeMutablePointer<UInt64>)
 }
 
 /// The simulation's stand-in for each party's storage. Seeded components are regenerated from the
@@ -65,12 +66,18 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
     let seeds: [Int: AESCounterPRG]
     /// For P1 and P2: the owner's side that derives x2 (the stand-in for their disk).
     let explicitComponent: ExplicitComponentDeriver?
+    /// The seeded component x2's derivation needs besides the one the party holds (one tile).
+    private var scratch: UnsafeMutablePointer<UInt64>
+    private var scratchCapacity = 0
 
     init(party: Int, seeds: [Int: AESCounterPRG], explicitComponent: ExplicitComponentDeriver?) {
         self.party = party
         self.seeds = seeds
         self.explicitComponent = explicitComponent
+        scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: 0)
     }
+
+    deinit { scratch.deallocate() }
 
     public func fill(_ block: TensorBlock, first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>) {
         let wanted = [party, (party + 1) % 3]
@@ -81,8 +88,13 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
             regenerate(j, block, into: out)
             known = (j, out)
         }
-        if let slot = wanted.firstIndex(of: 2) {
-            explicitComponent!.derive(block, into: buffers[slot], known: known)
+        if let slot = wanted.firstIndex(of: 2), let known {
+            if scratchCapacity < block.count {
+                scratch.deallocate()
+                scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: block.count)
+                scratchCapacity = block.count
+            }
+            explicitComponent!.derive(block, into: buffers[slot], known: known, scratch: scratch)
         }
     }
 
@@ -110,23 +122,16 @@ final class ExplicitComponentDeriver: @unchecked Sendable {
         self.seeds = seeds
     }
 
-    /// `known`: a seeded component of the same block already drawn (x0 or x1), saving one draw.
-    func derive(_ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>, known: (index: Int, values: UnsafeMutablePointer<UInt64>)?) {
-        let width = block.columns.count, n = block.count
+    /// `known`: the seeded component of the same block the party already drew (x0 or x1); the other
+    /// one is drawn into `scratch` (block.count elements).
+    func derive(_ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>, known: (index: Int, values: UnsafeMutablePointer<UInt64>),
+                scratch: UnsafeMutablePointer<UInt64>) {
+        let width = block.columns.count
+        SimulatedWeightStorage.draw(seeds[1 - known.index], block, into: scratch)
         for (r, row) in block.rows.enumerated() {
-            source.encode(tensor: block.tensor, offset: row * block.rowLength + block.columns.lowerBound, count: width, into: out + r * width)
-        }
-        let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-        defer { scratch.deallocate() }
-        for j in 0..<2 {
-            let values: UnsafePointer<UInt64>
-            if let known, known.index == j {
-                values = UnsafePointer(known.values)
-            } else {
-                SimulatedWeightStorage.draw(seeds[j], block, into: scratch)
-                values = UnsafePointer(scratch)
-            }
-            for i in 0..<n { out[i] &-= values[i] }
+            let a = UnsafePointer(known.values + r * width), b = UnsafePointer(scratch + r * width)
+            source.encode(tensor: block.tensor, offset: row * block.rowLength + block.columns.lowerBound, count: width,
+                          subtracting: (a, b), into: out + r * width)
         }
     }
 }

@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release).",
-        subcommands: [ProtocolsBench.self, AccuracyBench.self]
+        subcommands: [ProtocolsBench.self, AccuracyBench.self, GemmBench.self, GenerateBench.self]
     )
 }
 
@@ -104,11 +104,6 @@ struct ProtocolsBench: ParsableCommand {
         print(lines.joined(separator: "\n"))
         standardError("3 parties simulated in one process on \(ProcessInfo.processInfo.activeProcessorCount) cores; "
             + "max/argmax over rows of \(width); matmul [n×\(width)]·[\(width)×\(width)]; fastest of \(repeats)")
-        if let jsonPath {
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(rows).write(to: URL(fileURLWithPath: jsonPath))
-        }
+        if let jsonPath { try writeJSON(rows, to: jsonPath) }
     }
 }

@@ -151,10 +151,11 @@ func standardError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
-/// The process's peak resident set size (VmHWM), or nil where /proc is absent.
+/// The process's peak resident set size (VmHWM), or nil where /proc is absent. The field is
+/// `VmHWM:` then spaces or a tab (once the number has 8 digits), then the kilobytes.
 func peakResidentBytes() -> Int? {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+          let kb = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return nil }
     return kb * 1024
 }

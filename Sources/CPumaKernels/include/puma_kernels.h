@@ -68,6 +68,11 @@ void puma_to_float(const void *src, puma_dtype dtype, size_t count, float *out);
 /// [−2^62, 2^62 − 1], NaN ↦ 0 — exactly `FixedPoint.encode`.
 void puma_encode_fixed(const void *src, puma_dtype dtype, size_t count, int fractional_bits, uint64_t *out);
 
+/// out = encode(src) − a − b element-wise (mod 2^64): the third share component of `count` elements
+/// whose other two are a and b, in one pass.
+void puma_encode_fixed_minus(const void *src, puma_dtype dtype, size_t count, int fractional_bits, const uint64_t *a,
+                             const uint64_t *b, uint64_t *out);
+
 /// Synthetic weights: `count` binary16 values ≈ N(0, deviation²) (Irwin–Hall sum of four 16-bit
 /// uniforms) from words [offset, offset + count) of the seekable AES-CTR stream `stream`.
 void puma_random_normal_f16(const puma_aes128_schedule *schedule, uint64_t stream, uint64_t offset, size_t count,

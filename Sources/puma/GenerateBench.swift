@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import PumaIO
+import PumaLLaMA
+import PumaMPC
+
+/// `puma bench generate`: one secure generation of a fixed-length prompt, measured per forward pass
+/// (wall time, bytes in total and per party, rounds, modeled network time), with the weight-sharing
+/// set-up, peak RSS, and the plaintext transformer fed the same tokens for the secure/plain ratio.
+struct GenerateBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Secure generation cost per forward pass, against plaintext on the same tokens."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .customLong("prompt-tokens"), help: "Prompt length in tokens, BOS included.")
+    var promptTokens = 8
+
+    @Option(name: .customLong("new-tokens"), help: "Tokens to generate (one secure forward pass each).")
+    var newTokens = 2
+
+    @Option(help: "Seed of the parties' keys (a measurement setting, not a private one).")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("json"), help: "Also write the results as JSON to this file.")
+    var jsonPath: String?
+
+    func validate() throws {
+        guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be at least 1 (BOS)") }
+        guard newTokens >= 1 else { throw ValidationError("--new-tokens must be at least 1") }
+    }
+
+    struct PartyCost: Encodable {
+        var bytesSent: Int
+        var rounds: Int
+    }
+
+    struct Pass: Encodable {
+        var tokens: Int
+        var wallSeconds: Double
+        var bytesSent: Int
+        var rounds: Int
+        var perParty: [PartyCost]
+        var modeledSeconds: [String: Double]
+    }
+
+    struct Operation: Encodable {
+        var bytesSent: Int
+        var rounds: Int
+        var wallSeconds: Double
+    }
+
+    struct Result: Encodable {
+        var model: String
+        var config: [String: Int]
+        var promptTokens: Int
+        var newTokens: Int
+        var setupSeconds: Double
+        var setupBytesSent: Int
+        /// Bytes each party keeps in a deployment (P0 seeds; P1, P2 seeds and x2).
+        var storedBytesPerParty: [Int]
+        var perToken: [Pass]
+        var ops: [String: Operation]
+        var secureWallSeconds: Double
+        var plainWallSeconds: Double
+        var ratio: Double
+        var peakRssBytes: Int?
+    }
+
+    func run() throws {
+        let model = try LlamaModel(directory: modelOptions.directory)
+        let c = model.configuration
+        guard promptTokens + newTokens - 1 <= c.maxPositionEmbeddings else {
+            throw ValidationError("--prompt-tokens + --new-tokens exceeds the context of \(c.maxPositionEmbeddings)")
+        }
+        let prompt = try Self.prompt(model.tokenizer, tokens: promptTokens)
+        let progress = TerminalProgress(label: "secure")
+        var setupSeconds = 0.0
+        var secure: SecurePredictor!
+        setupSeconds = timed { secure = SecurePredictor(config: c, weights: model.weights, seed: seed) }
+        var fed = [prompt]
+        var next: Int32 = 0
+        for pass in 1...newTokens {
+            secure.progress = { layer in progress.step(layer, of: c.numHiddenLayers, "pass \(pass), layer") }
+            if pass > 1 { fed.append([next]) }
+            next = try secure.feed(fed[pass - 1])
+        }
+        progress.finish()
+
+        // The plaintext transformer, fed exactly the same passes.
+        let plain = PlainTransformer(config: c, weights: model.weights)
+        var cache = plain.makeCache()
+        let plainSeconds = timed { for tokens in fed { _ = plain.forward(tokens: tokens, cache: &cache) } }
+
+        let passes = secure.passes.map { p in
+            Pass(tokens: p.tokens, wallSeconds: p.wallSeconds, bytesSent: p.bytesSent, rounds: p.rounds,
+                 perParty: p.perParty.map { PartyCost(bytesSent: $0.bytesSent, rounds: $0.rounds) },
+                 modeledSeconds: Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map { m in
+                     (m.name, p.perParty.map { m.seconds(rounds: $0.rounds, bytesSent: $0.bytesSent) }.max() ?? 0)
+                 }))
+        }
+        let secureSeconds = secure.passTotal.wallSeconds
+        let result = Result(
+            model: modelOptions.directory.path,
+            config: ["layers": c.numHiddenLayers, "hidden": c.hiddenSize, "intermediate": c.intermediateSize,
+                     "heads": c.numAttentionHeads, "kv_heads": c.numKeyValueHeads, "vocab": c.vocabSize],
+            promptTokens: prompt.count, newTokens: newTokens, setupSeconds: setupSeconds,
+            setupBytesSent: secure.setupCost.bytesSent, storedBytesPerParty: secure.storedBytes, perToken: passes,
+            ops: secure.operationCosts.mapValues { Operation(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) },
+            secureWallSeconds: secureSeconds, plainWallSeconds: plainSeconds, ratio: secureSeconds / max(plainSeconds, 1e-9),
+            peakRssBytes: peakResidentBytes())
+
+        var lines = [String(format: "%@: %d layers, hidden %d; prompt %d tokens, %d new; set-up %.2f s",
+                            modelOptions.directory.lastPathComponent, c.numHiddenLayers, c.hiddenSize, prompt.count, newTokens, setupSeconds),
+                     "pass  tokens   wall s     MB sent   MB P0 / P1 / P2          rounds   LAN s    WAN s"]
+        for (i, p) in passes.enumerated() {
+            let parties = p.perParty.map { String(format: "%.1f", Double($0.bytesSent) / 1e6) }.joined(separator: " / ")
+            lines.append(String(format: "%4d  %6d  %7.2f  %10.1f   %-22@ %7d  %6.2f  %7.1f", i + 1, p.tokens, p.wallSeconds,
+                                Double(p.bytesSent) / 1e6, parties, p.rounds, p.modeledSeconds["LAN"]!, p.modeledSeconds["WAN"]!))
+        }
+        lines.append(String(format: "secure %.2f s, plain %.2f s on the same tokens: secure/plain %.1f×; peak RSS %.2f GB",
+                            secureSeconds, plainSeconds, result.ratio, Double(result.peakRssBytes ?? 0) / 1e9))
+        print(lines.joined(separator: "\n"))
+        if let jsonPath { try writeJSON(result, to: jsonPath) }
+    }
+
+    /// BOS and then `tokens − 1` ids of a fixed English text (repeated if it is too short).
+    static func prompt(_ tokenizer: Tokenizer, tokens: Int) throws -> [Int32] {
+        let text = "Once upon a time, in a quiet village by the sea, there lived an old fisherman who told stories to the children every evening. "
+        let ids = try tokenizer.encode(text, addBOS: false)
+        var out: [Int32] = [tokenizer.bosId]
+        while out.count < tokens { out += ids.prefix(tokens - out.count) }
+        return out
+    }
+}

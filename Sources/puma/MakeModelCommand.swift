@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import PumaLLaMA
+
+extension SyntheticCheckpoint.Preset: ExpressibleByArgument {}
+
+/// `puma make-model`: a random-weight checkpoint of a real LLaMA shape, for benchmarks.
+struct MakeModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make-model",
+        abstract: "Write a random-weight LLaMA checkpoint (F16, sharded, Hugging Face layout) for benchmarks."
+    )
+
+    @Option(help: "Shape: \(SyntheticCheckpoint.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset: SyntheticCheckpoint.Preset
+
+    @Option(help: "Number of layers (default: the preset's).")
+    var layers: Int?
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    @Option(help: "SentencePiece tokenizer.model to copy in (e.g. ../shared/models/llama2-tokenizer/tokenizer.model).")
+    var tokenizer: String
+
+    @Option(help: "Seed of the random weights.")
+    var seed: UInt64 = 1
+
+    func validate() throws {
+        if let layers, layers < 1 { throw ValidationError("--layers must be at least 1, got \(layers)") }
+        guard FileManager.default.fileExists(atPath: tokenizer) else { throw ValidationError("--tokenizer: no file at \(tokenizer)") }
+    }
+
+    func run() throws {
+        var config = preset.configuration
+        if let layers { config.numHiddenLayers = layers }
+        let progress = TerminalProgress(label: "writing")
+        try SyntheticCheckpoint.write(config: config, tokenizer: URL(fileURLWithPath: tokenizer), to: URL(fileURLWithPath: out),
+                                      seed: seed) { done, total in progress.update(done, of: total) }
+        progress.finish()
+        standardError("wrote \(out): \(preset.rawValue), \(config.numHiddenLayers) layers, \(config.parameterCount) parameters (F16)")
+    }
+}
+
+/// A one-line progress display on stderr, only when stderr is a terminal (quiet in scripts and CI).
+final class TerminalProgress: @unchecked Sendable {
+    let label: String
+    let enabled = isatty(2) != 0
+    private var lastShown = -1
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, of total: Int) {
+        guard enabled, total > 0 else { return }
+        let percent = done * 100 / total
+        guard percent != lastShown else { return }
+        lastShown = percent
+        FileHandle.standardError.write(Data("\r\(label) \(percent)%  ".utf8))
+    }
+
+    /// Steps (e.g. layers) rather than a percentage.
+    func step(_ done: Int, of total: Int, _ what: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\(label): \(what) \(done)/\(total)  ".utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
