@@ -43,8 +43,8 @@ static uint64_t encode_one(double x, double scale) {
     double y = x * scale;
     if (isnan(y)) return 0;
     y = trunc(y + copysign(0.5, y));
-    if (y >= bound) return (uint64_t)(bound - 1);
-    if (y <= -bound) return (uint64_t)(-(int64_t)4611686018427387904LL);
+    if (y >= bound) return UINT64_C(0x3FFFFFFFFFFFFFFF);
+    if (y <= -bound) return UINT64_C(0xC000000000000000);
     return (uint64_t)(int64_t)y;
 }
 
