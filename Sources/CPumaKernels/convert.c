@@ -212,3 +212,9 @@ void puma_random_normal_f16(const puma_aes128_schedule *schedule, uint64_t strea
         }
     }
 }
+
+void puma_prefetch(const void *p, size_t bytes) {
+    const char *c = (const char *)p;
+    for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 2);
+    if (bytes) __builtin_prefetch(c + bytes - 1, 0, 2);
+}

@@ -56,17 +56,32 @@ public struct AESCounterPRG: Sendable {
         return out
     }
 
-    /// Words [offset, offset + count) of the seekable stream `stream`, written to `out`, without
-    /// touching the sequential counter. Word w is half (w mod 2) of the keystream block with
-    /// counter (stream, w / 2); sequential draws use stream 0, so streams ≥ 1 never meet them.
+    /// Words [offset, offset + count) of the seekable stream `stream` (see `SeekableStreams`),
+    /// without touching the sequential counter.
     public func words(stream: UInt64, offset: Int, into out: UnsafeMutablePointer<UInt64>, count: Int) {
-        precondition(stream > 0 && offset >= 0 && count >= 0, "seekable streams start at 1; offsets and counts are non-negative")
-        withUnsafePointer(to: schedule) { puma_prg_words($0, stream, UInt64(offset), out, count) }
+        seekable.words(stream: stream, offset: offset, into: out, count: count)
     }
+
+    /// The same key's seekable streams, as a plain value (no reference counting in hot loops).
+    public var seekable: SeekableStreams { SeekableStreams(schedule: schedule) }
 
     /// Synthetic weights: binary16 values ≈ N(0, deviation²) from words [offset, offset + count) of
     /// the seekable stream `stream` (see `puma_random_normal_f16`).
     public func randomNormalHalf(stream: UInt64, offset: Int, count: Int, deviation: Float, into out: UnsafeMutablePointer<UInt16>) {
         withUnsafePointer(to: schedule) { puma_random_normal_f16($0, stream, UInt64(offset), count, deviation, out) }
+    }
+}
+
+/// The seekable streams of one AES-128 key: word w of stream s (s ≥ 1) is half (w mod 2) of the
+/// keystream block with counter (s, w / 2), so any range can be produced alone, in any order.
+/// Stream 0 is the sequential `AESCounterPRG` draw, which never reaches 2^64 blocks, so the two
+/// never meet.
+public struct SeekableStreams: Sendable {
+    let schedule: puma_aes128_schedule
+
+    /// Words [offset, offset + count) of stream `stream`, written to `out`.
+    public func words(stream: UInt64, offset: Int, into out: UnsafeMutablePointer<UInt64>, count: Int) {
+        precondition(stream > 0 && offset >= 0 && count >= 0, "seekable streams start at 1; offsets and counts are non-negative")
+        withUnsafePointer(to: schedule) { puma_prg_words($0, stream, UInt64(offset), out, count) }
     }
 }

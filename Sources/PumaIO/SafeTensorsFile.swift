@@ -148,6 +148,10 @@ public struct MappedTensor: @unchecked Sendable {
     public var shape: [Int] { info.shape }
     public var count: Int { info.elementCount }
 
+    /// The same tensor without the reference that keeps its file mapped: valid only while this
+    /// `MappedTensor` (or another on the same file) lives; for hot loops.
+    public var view: MappedTensorView { MappedTensorView(base: base, dtype: kernelType, count: count, byteCount: info.dtype.byteCount) }
+
     var kernelType: puma_dtype {
         switch info.dtype {
         case .f32: return PUMA_F32
@@ -175,11 +179,39 @@ public struct MappedTensor: @unchecked Sendable {
         }
     }
 
+    /// Starts bringing elements [offset, offset + count) into cache (e.g. while other work runs).
+    public func prefetch(offset: Int, count n: Int) {
+        precondition(offset >= 0 && n >= 0 && offset + n <= count, "\(info.name): element range out of bounds")
+        puma_prefetch(base + offset * info.dtype.byteCount, n * info.dtype.byteCount)
+    }
+
     /// All elements widened to Float (for small tensors: norms, test models).
     public func floats() -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { out, initialized in
             if count > 0 { floats(offset: 0, count: count, into: out.baseAddress!) }
             initialized = count
         }
+    }
+}
+
+/// Unretained access to a mapped tensor (see `MappedTensor.view`): encoding and prefetching of
+/// element ranges with no reference counting.
+public struct MappedTensorView: @unchecked Sendable {
+    let base: UnsafeRawPointer
+    let dtype: puma_dtype
+    let count: Int
+    let byteCount: Int
+
+    /// See `MappedTensor.encode`.
+    public func encode(offset: Int, count n: Int, fractionalBits: Int,
+                       subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>), into out: UnsafeMutablePointer<UInt64>) {
+        precondition(offset >= 0 && n >= 0 && offset + n <= count, "element range out of bounds")
+        puma_encode_fixed_minus(base + offset * byteCount, dtype, n, Int32(fractionalBits), subtracting.0, subtracting.1, out)
+    }
+
+    /// See `MappedTensor.prefetch`.
+    public func prefetch(offset: Int, count n: Int) {
+        precondition(offset >= 0 && n >= 0 && offset + n <= count, "element range out of bounds")
+        puma_prefetch(base + offset * byteCount, n * byteCount)
     }
 }

@@ -12,7 +12,10 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
         case vector([Float])
     }
 
+    /// Keeps the mappings alive; `views` and `vectors` are what the hot path reads.
     let tensors: [Tensor]
+    let views: [MappedTensorView?]
+    let vectors: [[UInt64]?]
     let fractionalBits: Int
     let layout: SharedModelLayout
 
@@ -25,17 +28,23 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
         }
         list += [.vector(w.finalNorm), .mapped(w.lmHead)]
         tensors = list
+        views = list.map { if case .mapped(let m) = $0 { return m.view } else { return nil } }
+        vectors = list.map { if case .vector(let v) = $0 { return fixedPoint.encode(v) } else { return nil } }
         layout = SharedModelLayout(config: c)
     }
 
     func encode(tensor: Int, offset: Int, count: Int, subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>),
                 into out: UnsafeMutablePointer<UInt64>) {
-        switch tensors[tensor] {
-        case .mapped(let m): m.encode(offset: offset, count: count, fractionalBits: fractionalBits, subtracting: subtracting, into: out)
-        case .vector(let v):
-            let fp = FixedPoint(fractionalBits: fractionalBits)
-            for i in 0..<count { out[i] = fp.encode(Double(v[offset + i])) &- subtracting.0[i] &- subtracting.1[i] }
+        if let view = views[tensor] {
+            view.encode(offset: offset, count: count, fractionalBits: fractionalBits, subtracting: subtracting, into: out)
+        } else {
+            let v = vectors[tensor]!
+            for i in 0..<count { out[i] = v[offset + i] &- subtracting.0[i] &- subtracting.1[i] }
         }
+    }
+
+    func prefetch(tensor: Int, offset: Int, count: Int) {
+        views[tensor]?.prefetch(offset: offset, count: count)
     }
 }
 

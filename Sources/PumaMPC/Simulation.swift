@@ -68,11 +68,11 @@ public final class Simulation: @unchecked Sendable {
     /// components from that party's own seeds, and x2 (for P1 and P2) re-derived per tile from
     /// `source` — the stand-in for the copy of x2 that each of them keeps on its own disk.
     public func weightStorage(source: PlainTensorSource) -> [WeightShareStorage] {
-        let deriver = ExplicitComponentDeriver(source: source, seeds: ownerSeeds)
+        let streams = ownerSeeds.map(\.seekable)
+        let deriver = ExplicitComponentDeriver(source: source, seeds: streams)
         return (0..<3).map { i in
             let held: [Int] = i == 0 ? [0, 1] : (i == 1 ? [1] : [0])
-            var seeds: [Int: AESCounterPRG] = [:]
-            for j in held { seeds[j] = ownerSeeds[j] }
+            let seeds = (0..<2).map { held.contains($0) ? streams[$0] : nil }
             return SimulatedWeightStorage(party: i, seeds: seeds, explicitComponent: i == 0 ? nil : deriver)
         }
     }

@@ -55,6 +55,12 @@ public protocol PlainTensorSource: Sendable {
     /// to `out`, where (a, b) = `subtracting` (count elements each): the owner's third component.
     func encode(tensor: Int, offset: Int, count: Int, subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>),
                 into out: UnsafeMutablePointer<UInt64>)
+    /// Starts loading elements [offset, offset + count) of tensor `tensor` ahead of `encode` (a hint).
+    func prefetch(tensor: Int, offset: Int, count: Int)
+}
+
+extension PlainTensorSource {
+    public func prefetch(tensor: Int, offset: Int, count: Int) {}
 }
 
 /// The simulation's stand-in for each party's storage. Seeded components are regenerated from the
@@ -62,15 +68,15 @@ public protocol PlainTensorSource: Sendable {
 /// the owner's mapped checkpoint as encode(W) − x0 − x1 — in one process, the only place x2 exists.
 public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendable {
     let party: Int
-    /// The owner's seeds this party holds (c0 and/or c1).
-    let seeds: [Int: AESCounterPRG]
+    /// The owner's seeds this party holds, by component (c0 and/or c1).
+    let seeds: [SeekableStreams?]
     /// For P1 and P2: the owner's side that derives x2 (the stand-in for their disk).
     let explicitComponent: ExplicitComponentDeriver?
-    /// The seeded component x2's derivation needs besides the one the party holds (one tile).
+    /// The seeded component x2's derivation needs besides the one the party holds (one row of a tile).
     private var scratch: UnsafeMutablePointer<UInt64>
     private var scratchCapacity = 0
 
-    init(party: Int, seeds: [Int: AESCounterPRG], explicitComponent: ExplicitComponentDeriver?) {
+    init(party: Int, seeds: [SeekableStreams?], explicitComponent: ExplicitComponentDeriver?) {
         self.party = party
         self.seeds = seeds
         self.explicitComponent = explicitComponent
@@ -81,6 +87,8 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
 
     public func fill(_ block: TensorBlock, first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>) {
         let wanted = [party, (party + 1) % 3]
+        // The checkpoint's rows stream in while the seeded components are drawn.
+        if wanted.contains(2) { explicitComponent!.prefetch(block) }
         let buffers = [first, second]
         // Seeded components first, so x2's derivation can reuse the one already drawn.
         var known: (index: Int, values: UnsafeMutablePointer<UInt64>)?
@@ -89,10 +97,10 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
             known = (j, out)
         }
         if let slot = wanted.firstIndex(of: 2), let known {
-            if scratchCapacity < block.count {
+            if scratchCapacity < block.columns.count {
                 scratch.deallocate()
-                scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: block.count)
-                scratchCapacity = block.count
+                scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: block.columns.count)
+                scratchCapacity = block.columns.count
             }
             explicitComponent!.derive(block, into: buffers[slot], known: known, scratch: scratch)
         }
@@ -103,7 +111,7 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
     }
 
     /// Writes PRG(c, stream of the tensor) over the block's elements.
-    static func draw(_ seed: AESCounterPRG, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {
+    static func draw(_ seed: SeekableStreams, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {
         let width = block.columns.count
         for (r, row) in block.rows.enumerated() {
             seed.words(stream: WeightSharing.stream(tensor: block.tensor), offset: row * block.rowLength + block.columns.lowerBound,
@@ -115,23 +123,30 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
 /// x2 = encode(W) − x0 − x1 per block, from the owner's plaintext source and both owner seeds.
 final class ExplicitComponentDeriver: @unchecked Sendable {
     let source: PlainTensorSource
-    let seeds: [AESCounterPRG]
+    let seeds: [SeekableStreams]
 
-    init(source: PlainTensorSource, seeds: [AESCounterPRG]) {
+    init(source: PlainTensorSource, seeds: [SeekableStreams]) {
         self.source = source
         self.seeds = seeds
     }
 
+    func prefetch(_ block: TensorBlock) {
+        for row in block.rows {
+            source.prefetch(tensor: block.tensor, offset: row * block.rowLength + block.columns.lowerBound, count: block.columns.count)
+        }
+    }
+
     /// `known`: the seeded component of the same block the party already drew (x0 or x1); the other
-    /// one is drawn into `scratch` (block.count elements).
+    /// one is drawn row by row into `scratch` (one row: it stays in L1 until subtracted).
     func derive(_ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>, known: (index: Int, values: UnsafeMutablePointer<UInt64>),
                 scratch: UnsafeMutablePointer<UInt64>) {
         let width = block.columns.count
-        SimulatedWeightStorage.draw(seeds[1 - known.index], block, into: scratch)
+        let other = seeds[1 - known.index], stream = WeightSharing.stream(tensor: block.tensor)
         for (r, row) in block.rows.enumerated() {
-            let a = UnsafePointer(known.values + r * width), b = UnsafePointer(scratch + r * width)
-            source.encode(tensor: block.tensor, offset: row * block.rowLength + block.columns.lowerBound, count: width,
-                          subtracting: (a, b), into: out + r * width)
+            let offset = row * block.rowLength + block.columns.lowerBound
+            other.words(stream: stream, offset: offset, into: scratch, count: width)
+            source.encode(tensor: block.tensor, offset: offset, count: width,
+                          subtracting: (UnsafePointer(known.values + r * width), UnsafePointer(scratch)), into: out + r * width)
         }
     }
 }

@@ -73,6 +73,9 @@ void puma_encode_fixed(const void *src, puma_dtype dtype, size_t count, int frac
 void puma_encode_fixed_minus(const void *src, puma_dtype dtype, size_t count, int fractional_bits, const uint64_t *a,
                              const uint64_t *b, uint64_t *out);
 
+/// Asks for `bytes` at `p` to be brought into cache (L2) ahead of use; no effect on results.
+void puma_prefetch(const void *p, size_t bytes);
+
 /// Synthetic weights: `count` binary16 values ≈ N(0, deviation²) (Irwin–Hall sum of four 16-bit
 /// uniforms) from words [offset, offset + count) of the seekable AES-CTR stream `stream`.
 void puma_random_normal_f16(const puma_aes128_schedule *schedule, uint64_t stream, uint64_t offset, size_t count,
