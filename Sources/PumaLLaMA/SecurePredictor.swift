@@ -77,6 +77,9 @@ public final class SecurePredictor: NextTokenPredictor {
                              bytesSent: total.bytesSent, rounds: total.rounds, ops: [:])
     }
 
+    /// Elements of all the tensors the owner shares for `config` (the lm head separately even when tied).
+    public static func sharedParameters(_ config: LlamaConfiguration) -> Int { SharedModelLayout(config: config).parameters }
+
     /// All forward passes together: tokens, wall time, bytes and rounds summed.
     public var passTotal: PassCost {
         passes.reduce(PassCost(tokens: 0, wallSeconds: 0, bytesSent: 0, rounds: 0, ops: [:])) {

@@ -42,7 +42,7 @@ public enum SyntheticCheckpoint {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let tensors = LlamaWeights.expectedTensors(config).map { SafeTensorsWriter.StreamedTensor(name: $0.name, dtype: .f16, shape: $0.shape) }
         let total = tensors.reduce(0) { $0 + $1.byteCount }
-        let budget = min(10_000_000_000, (total + 1) / 2)
+        let budget = total > 10_000_000_000 ? 10_000_000_000 : (total + 1) / 2
         var shards: [[SafeTensorsWriter.StreamedTensor]] = [[]]
         var filled = 0
         for tensor in tensors {

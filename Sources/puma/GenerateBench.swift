@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PumaCore
 import PumaIO
 import PumaLLaMA
 import PumaMPC
@@ -110,7 +111,7 @@ struct GenerateBench: ParsableCommand {
             setupBytesSent: secure.setupCost.bytesSent, storedBytesPerParty: secure.storedBytes, perToken: passes,
             ops: secure.operationCosts.mapValues { Operation(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) },
             secureWallSeconds: secureSeconds, plainWallSeconds: plainSeconds, ratio: secureSeconds / max(plainSeconds, 1e-9),
-            peakRssBytes: peakResidentBytes())
+            peakRssBytes: ProcessMemory.peakResidentBytes())
 
         var lines = [String(format: "%@: %d layers, hidden %d; prompt %d tokens, %d new; set-up %.2f s",
                             modelOptions.directory.lastPathComponent, c.numHiddenLayers, c.hiddenSize, prompt.count, newTokens, setupSeconds),

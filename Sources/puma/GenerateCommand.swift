@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PumaCore
 import PumaIO
 import PumaLLaMA
 import PumaNN
@@ -79,9 +80,16 @@ struct GenerateCommand: ParsableCommand {
             PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights),
                            sampler: Sampler(method: method, seed: runSeed))
         }
+        let progress = TerminalProgress(label: "secure pass")
         func securePredictor(revealLogits: Bool) -> SecurePredictor {
-            SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu,
-                            temperature: Double(temperature), revealLogits: revealLogits)
+            let predictor = SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu,
+                                            temperature: Double(temperature), revealLogits: revealLogits)
+            let layers = config.numHiddenLayers
+            // Only models whose passes take a while get a layer counter (it would flicker otherwise).
+            if config.parameterCount > 100_000_000 {
+                predictor.progress = { layer in progress.step(layer, of: layers, "layer", clearWhenDone: true) }
+            }
+            return predictor
         }
 
         var stream = StreamingDetokenizer(tokenizer: tokenizer)
@@ -139,7 +147,7 @@ struct GenerateCommand: ParsableCommand {
                 promptTokens: promptIds.count, generatedTokens: result.tokens.count, text: try tokenizer.decode(ids),
                 stopReason: result.stop.rawValue,
                 total: .init(wallSeconds: finished.timeIntervalSince(started), generationSeconds: seconds),
-                peakRssBytes: peakResidentBytes(), compare: comparison)
+                peakRssBytes: ProcessMemory.peakResidentBytes(), compare: comparison)
             if let secure { report.addCosts(secure) }
             try report.write(to: URL(fileURLWithPath: reportJSON))
         }
@@ -149,13 +157,4 @@ struct GenerateCommand: ParsableCommand {
 /// Writes one line to stderr.
 func standardError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
-}
-
-/// The process's peak resident set size (VmHWM), or nil where /proc is absent. The field is
-/// `VmHWM:` then spaces or a tab (once the number has 8 digits), then the kilobytes.
-func peakResidentBytes() -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kb = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return nil }
-    return kb * 1024
 }

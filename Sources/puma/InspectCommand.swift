@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import PumaIO
+import PumaLLaMA
+import PumaMPC
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +32,19 @@ struct InspectCommand: ParsableCommand {
         lines.append("tensors \(infos.count) (" + dtypes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
         lines.append("parameters \(infos.reduce(0) { $0 + $1.elementCount }) stored, \(c.parameterCount) used by the transformer")
         lines.append("tokenizer \(tokenizer.pieceCount) pieces (bos \(tokenizer.bosId), eos \(tokenizer.eosId), unk \(tokenizer.unkId))")
+        // What each party keeps of the secret-shared weights in a deployment (see `WeightSharing`).
+        let shared = SecurePredictor.sharedParameters(c)
+        let keeps = ["the seeds c0, c1 only", "the seed c1 and x2", "the seed c0 and x2"]
+        for party in 0..<3 {
+            let bytes = WeightSharing.storedBytes(party: party, parameters: shared)
+            lines.append("P\(party) stores \(Self.bytes(bytes)) (\(keeps[party]))")
+        }
         print(lines.joined(separator: "\n"))
+    }
+
+    /// "32 B", "53.9 GB".
+    static func bytes(_ n: Int) -> String {
+        n < 1000 ? "\(n) B" : n < 1_000_000 ? String(format: "%.1f KB", Double(n) / 1e3)
+            : n < 1_000_000_000 ? String(format: "%.1f MB", Double(n) / 1e6) : String(format: "%.1f GB", Double(n) / 1e9)
     }
 }

@@ -82,4 +82,12 @@ struct CoreTests {
         let bT = (0..<(n * k)).map { b[($0 % k) * n + $0 / k] }
         #expect(RingMatrix.multiply(a, bT, m: m, k: k, n: n, transposeB: true) == naive)
     }
+
+    @Test("peak RSS: /proc/self/status fields parse with spaces and with the tab of eight-digit values")
+    func processMemory() {
+        #expect(ProcessMemory.kilobytes("VmHWM", in: "VmPeak:\t  123 kB\nVmHWM:\t   80000 kB\n") == 80000)
+        #expect(ProcessMemory.kilobytes("VmHWM", in: "VmHWM:\t10840000 kB\nVmRSS:\t1 kB") == 10_840_000)
+        #expect(ProcessMemory.kilobytes("VmRSS", in: "VmHWM:\t10840000 kB") == nil)
+        #expect((ProcessMemory.peakResidentBytes() ?? 0) > 1_000_000)
+    }
 }

@@ -21,6 +21,11 @@ struct PlainTransformerTests {
             let logits = transformer.forward(token: id, cache: &cache)
             expectClose(logits, reference[position], tolerance: 2e-4, "\(dtype) position \(position)")
         }
+        // Several tokens in one pass (each weight tile read once for all of them), then one more.
+        var batched = transformer.makeCache()
+        expectClose(transformer.forward(tokens: Array(ids.prefix(7)), cache: &batched), reference[6], tolerance: 2e-4, "\(dtype) batch of 7")
+        expectClose(transformer.forward(tokens: Array(ids[7...]), cache: &batched), reference[ids.count - 1], tolerance: 2e-4, "\(dtype) then 5")
+        #expect(batched.length == ids.count)
     }
 
     @Test("binding is strict: missing, unexpected and misshapen tensors are named")
