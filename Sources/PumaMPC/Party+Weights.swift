@@ -15,7 +15,7 @@ extension Party {
     /// components and the matching slice of X stay in L2 while they are multiplied. Output-rows
     /// tiles are wide (long dot products); input-rows tiles are tall (long axpy chains per column block).
     static func tileShape(_ layout: WeightLayout) -> (rows: Int, columns: Int) {
-        layout == .outputRows ? (16, 2048) : (256, 128)
+        layout == .outputRows ? (16, WeightSharing.maxBlockElements / 16) : (256, WeightSharing.maxBlockElements / 256)
     }
 
     /// X[m×k] · W for a secret-shared weight matrix W that no party holds whole. For each tile the
@@ -31,10 +31,6 @@ extension Party {
             precondition(layout == .outputRows || w.parts.count == 1, "an input-rows matrix is one tensor")
             var z = [UInt64](repeating: 0, count: m * n)
             let tile = Self.tileShape(layout)
-            let capacity = tile.rows * tile.columns
-            let first = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
-            let second = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
-            defer { first.deallocate(); second.deallocate() }
             let sum = Words.add(x.first, x.second)
             sum.withUnsafeBufferPointer { sp in
                 x.first.withUnsafeBufferPointer { fp in
@@ -47,18 +43,16 @@ extension Party {
                                 for c0 in stride(from: 0, to: w.columns, by: tile.columns) {
                                     let c1 = min(w.columns, c0 + tile.columns)
                                     let block = TensorBlock(tensor: part.tensor, rowLength: w.columns, rows: r0..<r1, columns: c0..<c1)
-                                    storage.fill(block, first: first, second: second)
                                     let width = c1 - c0
-                                    // xs = X_i + X_{i+1}, xi = X_i; first = W_i, second = W_{i+1}.
-                                    switch layout {
-                                    case .outputRows:  // Z[:, rows] += X[:, cols] · tileᵀ
-                                        let c = out + rowOffset + r0
-                                        puma_ring_gemm_nt(xs + c0, k, first, width, c, n, m, r1 - r0, width)
-                                        puma_ring_gemm_nt(xi + c0, k, second, width, c, n, m, r1 - r0, width)
-                                    case .inputRows:   // Z[:, cols] += X[:, rows] · tile
-                                        let c = out + c0
-                                        puma_ring_gemm_nn(xs + r0, k, first, width, c, n, m, width, r1 - r0)
-                                        puma_ring_gemm_nn(xi + r0, k, second, width, c, n, m, width, r1 - r0)
+                                    // (X_i + X_{i+1})·W_i + X_i·W_{i+1}: each component as soon as it is there.
+                                    storage.forEachComponent(block) { component, w in
+                                        let a = component == 0 ? xs : xi
+                                        switch layout {
+                                        case .outputRows:  // Z[:, rows] += X[:, cols] · tileᵀ
+                                            puma_ring_gemm_nt(a + c0, k, w, width, out + rowOffset + r0, n, m, r1 - r0, width)
+                                        case .inputRows:   // Z[:, cols] += X[:, rows] · tile
+                                            puma_ring_gemm_nn(a + r0, k, w, width, out + c0, n, m, width, r1 - r0)
+                                        }
                                     }
                                 }
                             }
@@ -75,12 +69,10 @@ extension Party {
 extension WeightShareStorage {
     /// Both components of a whole small tensor (norm weights) as replicated shares.
     public func shares(tensor: Int, count: Int) -> ArithmeticShares {
-        var first = [UInt64](repeating: 0, count: count), second = first
-        first.withUnsafeMutableBufferPointer { a in
-            second.withUnsafeMutableBufferPointer { b in
-                fill(TensorBlock(tensor: tensor, rowLength: count, rows: 0..<1, columns: 0..<count), first: a.baseAddress!, second: b.baseAddress!)
-            }
+        var components: [[UInt64]] = [[], []]
+        forEachComponent(TensorBlock(tensor: tensor, rowLength: count, rows: 0..<1, columns: 0..<count)) { c, values in
+            components[c] = Array(UnsafeBufferPointer(start: values, count: count))
         }
-        return ArithmeticShares(first: first, second: second)
+        return ArithmeticShares(first: components[0], second: components[1])
     }
 }

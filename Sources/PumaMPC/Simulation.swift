@@ -66,14 +66,16 @@ public final class Simulation: @unchecked Sendable {
 
     /// Each party's storage of the owner's weight shares, as `WeightSharing` defines them: seeded
     /// components from that party's own seeds, and x2 (for P1 and P2) re-derived per tile from
-    /// `source` — the stand-in for the copy of x2 that each of them keeps on its own disk.
+    /// `source` — the stand-in for the copy of x2 that each of them keeps on its own disk. Each
+    /// party must ask its storage for blocks from its own thread, P1 and P2 for the same blocks in
+    /// the same order (as the SPMD protocol does).
     public func weightStorage(source: PlainTensorSource) -> [WeightShareStorage] {
         let streams = ownerSeeds.map(\.seekable)
-        let deriver = ExplicitComponentDeriver(source: source, seeds: streams)
+        let relay = ExplicitTileRelay(deriver: ExplicitComponentDeriver(source: source, seeds: streams))
         return (0..<3).map { i in
             let held: [Int] = i == 0 ? [0, 1] : (i == 1 ? [1] : [0])
             let seeds = (0..<2).map { held.contains($0) ? streams[$0] : nil }
-            return SimulatedWeightStorage(party: i, seeds: seeds, explicitComponent: i == 0 ? nil : deriver)
+            return SimulatedWeightStorage(party: i, seeds: seeds, relay: i == 0 ? nil : relay)
         }
     }
 

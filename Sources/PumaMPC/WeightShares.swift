@@ -1,3 +1,4 @@
+import Foundation
 import PumaCore
 
 /// How the model owner shares its weights, and how each party keeps its part: by seeds.
@@ -18,6 +19,9 @@ public enum WeightSharing {
     /// The seekable stream of tensor `t` (stream 0 is the sequential input stream).
     public static func stream(tensor t: Int) -> UInt64 { UInt64(t) + 1 }
 
+    /// The largest block a storage hands out at once (256 KB per component).
+    public static let maxBlockElements = 1 << 15
+
     /// What party `id` keeps in a deployment: seeds always, x2 for P1 and P2.
     public static func storedBytes(party id: Int, parameters: Int) -> Int {
         let seeds = id == 0 ? 32 : 16
@@ -27,7 +31,7 @@ public enum WeightSharing {
 
 /// A block of one shared tensor viewed as a [rows × rowLength] row-major matrix: rows
 /// `rows`, columns `columns`, written contiguously (row stride `columns.count`).
-public struct TensorBlock: Sendable {
+public struct TensorBlock: Sendable, Equatable {
     public var tensor: Int
     public var rowLength: Int
     public var rows: Range<Int>
@@ -44,9 +48,13 @@ public struct TensorBlock: Sendable {
 }
 
 /// A party's own storage of its two weight-share components: the one interface through which party
-/// code receives weights (never the plaintext). Fills (x_i, x_{i+1}) of a block.
+/// code receives weights (never the plaintext). A party asks for one block at a time, in its
+/// protocol order.
 public protocol WeightShareStorage: Sendable {
-    func fill(_ block: TensorBlock, first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>)
+    /// Calls `body(c, values)` once for each of the party's two components of `block` — c = 0 for
+    /// x_i, c = 1 for x_{i+1} — in the order they become available; `values` holds `block.count`
+    /// elements row-major (row stride `block.columns.count`) and is valid during that call only.
+    func forEachComponent(_ block: TensorBlock, _ body: (Int, UnsafePointer<UInt64>) -> Void)
 }
 
 /// The model owner's plaintext tensors, fixed-point encoded per block (its memory-mapped checkpoint).
@@ -64,50 +72,49 @@ extension PlainTensorSource {
 }
 
 /// The simulation's stand-in for each party's storage. Seeded components are regenerated from the
-/// party's own seeds; x2, which P1 and P2 would read from their disks, is re-derived per block from
-/// the owner's mapped checkpoint as encode(W) − x0 − x1 — in one process, the only place x2 exists.
+/// party's own seeds; x2, which P1 and P2 would each read from their own disks, is re-derived per
+/// block from the owner's mapped checkpoint as encode(W) − x0 − x1 — in one process, the only place
+/// x2 exists — once for both of them (`ExplicitTileRelay`), as two disks would hold the same bytes.
 public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendable {
     let party: Int
     /// The owner's seeds this party holds, by component (c0 and/or c1).
     let seeds: [SeekableStreams?]
-    /// For P1 and P2: the owner's side that derives x2 (the stand-in for their disk).
-    let explicitComponent: ExplicitComponentDeriver?
-    /// The seeded component x2's derivation needs besides the one the party holds (one row of a tile).
-    private var scratch: UnsafeMutablePointer<UInt64>
-    private var scratchCapacity = 0
+    /// For P1 and P2: where x2 comes from (the stand-in for their disks).
+    let relay: ExplicitTileRelay?
+    /// The party's seeded component of the current block.
+    private let buffer: UnsafeMutablePointer<UInt64>
+    /// How many x2 blocks this party has asked for: P1's and P2's n-th requests are the same block.
+    private var sequence = 0
 
-    init(party: Int, seeds: [SeekableStreams?], explicitComponent: ExplicitComponentDeriver?) {
+    init(party: Int, seeds: [SeekableStreams?], relay: ExplicitTileRelay?) {
         self.party = party
         self.seeds = seeds
-        self.explicitComponent = explicitComponent
-        scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: 0)
+        self.relay = relay
+        buffer = .allocate(capacity: WeightSharing.maxBlockElements)
     }
 
-    deinit { scratch.deallocate() }
+    deinit { buffer.deallocate() }
 
-    public func fill(_ block: TensorBlock, first: UnsafeMutablePointer<UInt64>, second: UnsafeMutablePointer<UInt64>) {
+    public func forEachComponent(_ block: TensorBlock, _ body: (Int, UnsafePointer<UInt64>) -> Void) {
+        precondition(block.count <= WeightSharing.maxBlockElements, "blocks hold at most \(WeightSharing.maxBlockElements) elements")
         let wanted = [party, (party + 1) % 3]
-        // The checkpoint's rows stream in while the seeded components are drawn.
-        if wanted.contains(2) { explicitComponent!.prefetch(block) }
-        let buffers = [first, second]
-        // Seeded components first, so x2's derivation can reuse the one already drawn.
-        var known: (index: Int, values: UnsafeMutablePointer<UInt64>)?
-        for (j, out) in zip(wanted, buffers) where j != 2 {
-            regenerate(j, block, into: out)
-            known = (j, out)
-        }
-        if let slot = wanted.firstIndex(of: 2), let known {
-            if scratchCapacity < block.columns.count {
-                scratch.deallocate()
-                scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: block.columns.count)
-                scratchCapacity = block.columns.count
+        guard let explicitSlot = wanted.firstIndex(of: 2), let relay else {
+            for (slot, j) in wanted.enumerated() {  // P0: both seeded, one buffer in turn
+                Self.draw(seeds[j]!, block, into: buffer)
+                body(slot, buffer)
             }
-            explicitComponent!.derive(block, into: buffers[slot], known: known, scratch: scratch)
+            return
         }
-    }
-
-    func regenerate(_ component: Int, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {
-        Self.draw(seeds[component]!, block, into: out)
+        // The checkpoint's rows stream in while the seeded component is drawn and used.
+        relay.prefetch(block)
+        let seeded = wanted[1 - explicitSlot]
+        Self.draw(seeds[seeded]!, block, into: buffer)
+        body(1 - explicitSlot, buffer)
+        let n = sequence
+        sequence += 1
+        let explicit = relay.acquire(n, block, party: party, known: (seeded, buffer))
+        body(explicitSlot, explicit)
+        relay.release(n)
     }
 
     /// Writes PRG(c, stream of the tensor) over the block's elements.
@@ -117,6 +124,75 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
             seed.words(stream: WeightSharing.stream(tensor: block.tensor), offset: row * block.rowLength + block.columns.lowerBound,
                        into: out + r * width, count: width)
         }
+    }
+}
+
+/// Hands each x2 block to both P1's and P2's storage, deriving it once: whichever of the two asks for
+/// its n-th block first derives it into slot n mod 8; the other waits until it is ready and reads the
+/// same slot; the slot is reused once both have released it. Both ask for the same blocks in the
+/// same order (SPMD), which `acquire` checks. Neither can deadlock the protocol: a party waits here
+/// only on the other's progress through the same product, and the messages either needs from the
+/// other were sent before it.
+final class ExplicitTileRelay: @unchecked Sendable {
+    private struct Slot {
+        var sequence = -1
+        var block: TensorBlock?
+        var ready = false
+        var released = 0
+    }
+
+    static let slotCount = 8
+    let deriver: ExplicitComponentDeriver
+    private let condition = NSCondition()
+    private var slots = [Slot](repeating: Slot(), count: slotCount)
+    private let buffers: UnsafeMutablePointer<UInt64>
+    /// One row of the other seeded component, per party (index 1 and 2).
+    private let scratch: [UnsafeMutablePointer<UInt64>]
+
+    init(deriver: ExplicitComponentDeriver) {
+        self.deriver = deriver
+        buffers = .allocate(capacity: Self.slotCount * WeightSharing.maxBlockElements)
+        scratch = (0..<3).map { _ in .allocate(capacity: WeightSharing.maxBlockElements) }
+    }
+
+    deinit {
+        buffers.deallocate()
+        scratch.forEach { $0.deallocate() }
+    }
+
+    func prefetch(_ block: TensorBlock) { deriver.prefetch(block) }
+
+    /// x2 of `block`, the n-th block party `party` asks for; `known` is that party's seeded component.
+    func acquire(_ n: Int, _ block: TensorBlock, party: Int, known: (index: Int, values: UnsafeMutablePointer<UInt64>)) -> UnsafePointer<UInt64> {
+        let index = n % Self.slotCount
+        let buffer = buffers + index * WeightSharing.maxBlockElements
+        condition.lock()
+        while slots[index].sequence != n && slots[index].sequence != -1 { condition.wait() }
+        if slots[index].sequence == -1 {
+            slots[index] = Slot(sequence: n, block: block)
+            condition.unlock()
+            deriver.derive(block, into: buffer, known: known, scratch: scratch[party])
+            condition.lock()
+            slots[index].ready = true
+            condition.broadcast()
+        } else {
+            precondition(slots[index].block == block, "P1 and P2 asked for different weight blocks at step \(n)")
+            while !slots[index].ready { condition.wait() }
+        }
+        condition.unlock()
+        return UnsafePointer(buffer)
+    }
+
+    /// One of the two parties is done with its n-th block.
+    func release(_ n: Int) {
+        let index = n % Self.slotCount
+        condition.lock()
+        slots[index].released += 1
+        if slots[index].released == 2 {
+            slots[index] = Slot()
+            condition.broadcast()
+        }
+        condition.unlock()
     }
 }
 

@@ -29,10 +29,11 @@ struct WeightSharingTests {
                       TensorBlock(tensor: 1, rowLength: columns, rows: 33..<37, columns: 2048..<2100),
                       TensorBlock(tensor: 1, rowLength: columns, rows: 5..<6, columns: 7..<8),
                       TensorBlock(tensor: 0, rowLength: 3, rows: 0..<1, columns: 0..<3)] {
+            // One thread asks for P0's, P1's then P2's components: the relay hands P2 the x2 P1 derived.
             let parts = (0..<3).map { i -> ([UInt64], [UInt64]) in
-                var first = [UInt64](repeating: 0, count: block.count), second = first
-                storage[i].fill(block, first: &first, second: &second)
-                return (first, second)
+                var pair: [[UInt64]] = [[], []]
+                storage[i].forEachComponent(block) { c, values in pair[c] = Array(UnsafeBufferPointer(start: values, count: block.count)) }
+                return (pair[0], pair[1])
             }
             for i in 0..<3 { #expect(parts[i].1 == parts[(i + 1) % 3].0, "P\(i)'s second component is P\(i + 1)'s first") }
             let expected = block.rows.flatMap { r in block.columns.map { source.tensors[block.tensor][r * block.rowLength + $0] } }
