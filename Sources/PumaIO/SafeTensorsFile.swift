@@ -185,6 +185,12 @@ public struct MappedTensor: @unchecked Sendable {
         puma_prefetch(base + offset * info.dtype.byteCount, n * info.dtype.byteCount)
     }
 
+    /// Unmaps the tensor's pages from this process (`MADV_DONTNEED` on its whole pages): they stay in
+    /// the kernel's page cache and come back on the next read without disk I/O (a minor fault per
+    /// 64 KB with fault-around), so a 13.5 GB checkpoint read tensor by tensor does not pile up in
+    /// the process's resident set. The mapping is read-only, so nothing is lost.
+    public func releaseResidentPages() { view.releaseResidentPages() }
+
     /// All elements widened to Float (for small tensors: norms, test models).
     public func floats() -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { out, initialized in
@@ -213,5 +219,13 @@ public struct MappedTensorView: @unchecked Sendable {
     public func prefetch(offset: Int, count n: Int) {
         precondition(offset >= 0 && n >= 0 && offset + n <= count, "element range out of bounds")
         puma_prefetch(base + offset * byteCount, n * byteCount)
+    }
+
+    /// See `MappedTensor.releaseResidentPages`.
+    public func releaseResidentPages() {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + count * byteCount) / page * page
+        if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED)) }
     }
 }

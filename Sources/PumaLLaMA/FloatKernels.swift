@@ -6,7 +6,8 @@ import PumaIO
 /// Float32 building blocks of the plaintext reference transformer.
 public enum FloatKernels {
     /// Y[m×n] = X[m×k] · Wᵀ for a mapped weight W [n×k] in its stored dtype: tiles of 16 rows are
-    /// widened to Float and multiplied at once (AVX-512 FMA kernel), split across the cores.
+    /// widened to Float and multiplied at once (AVX-512 FMA kernel), split across the cores. W's pages
+    /// stay mapped (the plaintext reference is timed against the secure run; re-mapping costs).
     public static func matmul(_ x: [Float], m: Int, _ w: MappedTensor) -> [Float] {
         precondition(w.shape.count == 2, "matmul needs a matrix, \(w.info.name) has shape \(w.shape)")
         let (n, k) = (w.shape[0], w.shape[1])

@@ -46,6 +46,10 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
     func prefetch(tensor: Int, offset: Int, count: Int) {
         views[tensor]?.prefetch(offset: offset, count: count)
     }
+
+    func release(tensor: Int) {
+        views[tensor]?.releaseResidentPages()
+    }
 }
 
 /// Which shared tensor is which, in the order `OwnerWeights` numbers them: public, derived from the

@@ -57,6 +57,7 @@ extension Party {
                                 }
                             }
                             rowOffset += part.rows
+                            storage.finished(tensor: part.tensor)
                         }
                     }
                 }

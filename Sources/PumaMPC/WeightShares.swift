@@ -55,6 +55,8 @@ public protocol WeightShareStorage: Sendable {
     /// x_i, c = 1 for x_{i+1} — in the order they become available; `values` holds `block.count`
     /// elements row-major (row stride `block.columns.count`) and is valid during that call only.
     func forEachComponent(_ block: TensorBlock, _ body: (Int, UnsafePointer<UInt64>) -> Void)
+    /// The party is done with `tensor` for this pass: whatever is cached for it may go.
+    func finished(tensor: Int)
 }
 
 /// The model owner's plaintext tensors, fixed-point encoded per block (its memory-mapped checkpoint).
@@ -65,10 +67,13 @@ public protocol PlainTensorSource: Sendable {
                 into out: UnsafeMutablePointer<UInt64>)
     /// Starts loading elements [offset, offset + count) of tensor `tensor` ahead of `encode` (a hint).
     func prefetch(tensor: Int, offset: Int, count: Int)
+    /// Tensor `tensor` will not be read again soon: drop what memory holds of it (a hint).
+    func release(tensor: Int)
 }
 
 extension PlainTensorSource {
     public func prefetch(tensor: Int, offset: Int, count: Int) {}
+    public func release(tensor: Int) {}
 }
 
 /// The simulation's stand-in for each party's storage. Seeded components are regenerated from the
@@ -116,6 +121,8 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
         body(explicitSlot, explicit)
         relay.release(n)
     }
+
+    public func finished(tensor: Int) { relay?.deriver.source.release(tensor: tensor) }
 
     /// Writes PRG(c, stream of the tensor) over the block's elements.
     static func draw(_ seed: SeekableStreams, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {

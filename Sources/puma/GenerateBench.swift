@@ -7,7 +7,8 @@ import PumaMPC
 
 /// `puma bench generate`: one secure generation of a fixed-length prompt, measured per forward pass
 /// (wall time, bytes in total and per party, rounds, modeled network time), with the weight-sharing
-/// set-up, peak RSS, and the plaintext transformer fed the same tokens for the secure/plain ratio.
+/// set-up, peak RSS (of the secure run), and the plaintext transformer fed the same tokens for the
+/// secure/plain ratio.
 struct GenerateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
@@ -67,6 +68,7 @@ struct GenerateBench: ParsableCommand {
         var secureWallSeconds: Double
         var plainWallSeconds: Double
         var ratio: Double
+        /// Of the secure run (read before the plaintext one).
         var peakRssBytes: Int?
     }
 
@@ -89,6 +91,8 @@ struct GenerateBench: ParsableCommand {
             next = try secure.feed(fed[pass - 1])
         }
         progress.finish()
+        // Before the plaintext run, whose mapped checkpoint stays resident.
+        let peakResident = ProcessMemory.peakResidentBytes()
 
         // The plaintext transformer, fed exactly the same passes.
         let plain = PlainTransformer(config: c, weights: model.weights)
@@ -111,18 +115,21 @@ struct GenerateBench: ParsableCommand {
             setupBytesSent: secure.setupCost.bytesSent, storedBytesPerParty: secure.storedBytes, perToken: passes,
             ops: secure.operationCosts.mapValues { Operation(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) },
             secureWallSeconds: secureSeconds, plainWallSeconds: plainSeconds, ratio: secureSeconds / max(plainSeconds, 1e-9),
-            peakRssBytes: ProcessMemory.peakResidentBytes())
+            peakRssBytes: peakResident)
 
         var lines = [String(format: "%@: %d layers, hidden %d; prompt %d tokens, %d new; set-up %.2f s",
                             modelOptions.directory.lastPathComponent, c.numHiddenLayers, c.hiddenSize, prompt.count, newTokens, setupSeconds),
                      "pass  tokens   wall s     MB sent   MB P0 / P1 / P2          rounds   LAN s    WAN s"]
         for (i, p) in passes.enumerated() {
             let parties = p.perParty.map { String(format: "%.1f", Double($0.bytesSent) / 1e6) }.joined(separator: " / ")
-            lines.append(String(format: "%4d  %6d  %7.2f  %10.1f   %-22@ %7d  %6.2f  %7.1f", i + 1, p.tokens, p.wallSeconds,
-                                Double(p.bytesSent) / 1e6, parties, p.rounds, p.modeledSeconds["LAN"]!, p.modeledSeconds["WAN"]!))
+            lines.append(String(format: "%4d  %6d  %7.2f  %10.1f   ", i + 1, p.tokens, p.wallSeconds, Double(p.bytesSent) / 1e6)
+                + parties.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "%7d  %6.2f  %7.1f", p.rounds, p.modeledSeconds["LAN"]!, p.modeledSeconds["WAN"]!))
         }
         lines.append(String(format: "secure %.2f s, plain %.2f s on the same tokens: secure/plain %.1f×; peak RSS %.2f GB",
                             secureSeconds, plainSeconds, result.ratio, Double(result.peakRssBytes ?? 0) / 1e9))
+        lines.append("weights stored per party in a deployment: "
+            + secure.storedBytes.enumerated().map { "P\($0.offset) \(InspectCommand.bytes($0.element))" }.joined(separator: ", "))
         print(lines.joined(separator: "\n"))
         if let jsonPath { try writeJSON(result, to: jsonPath) }
     }
