@@ -26,3 +26,13 @@ for model, reports in sorted(runs.items()):
           f"ratio {statistics.median(r['ratio'] for r in reports):.1f}x, "
           f"peak RSS {statistics.median(r['peak_rss_bytes'] for r in reports) / 2**30:.2f} GiB, "
           f"set-up {statistics.median(r['setup_seconds'] for r in reports):.2f} s")
+
+# Per-operation table of each model's median run (by secure wall time), largest wall time first.
+for model, reports in sorted(runs.items()):
+    ordered = sorted(reports, key=lambda r: r["secure_wall_seconds"])
+    median_run = ordered[len(ordered) // 2]
+    print(f"\n{model}, median run: per operation over all passes")
+    print("| operation | MB sent (summed) | rounds | wall s |")
+    print("|---|---|---|---|")
+    for name, op in sorted(median_run["ops"].items(), key=lambda kv: -kv[1]["wall_seconds"]):
+        print(f"| {name} | {op['bytes_sent'] / 1e6:.1f} | {op['rounds']} | {op['wall_seconds']:.2f} |")
