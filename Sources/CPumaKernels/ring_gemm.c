@@ -103,34 +103,38 @@ TILE void ring_nt_tile(const uint64_t *a, size_t lda, const uint64_t *b, size_t 
         for (int j = 0; j < nr; ++j) c[i * ldc + j] += (uint64_t)_mm512_reduce_add_epi64(acc[i][j]);
 }
 
-/* Rows of B outermost (4 at a time), all rows of A inside: B, the large operand, streams from
- * memory once while A (a few activation rows) stays in cache. */
-#define NT_COLUMNS(NR)                                                                                \
-    AVX512 static void ring_nt_columns##NR(const uint64_t *a, size_t lda, const uint64_t *b, size_t ldb, \
-                                           uint64_t *c, size_t ldc, size_t m, size_t k) {             \
-        size_t i = 0;                                                                                 \
-        for (; i + 4 <= m; i += 4) ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 4, NR); \
-        switch (m - i) {                                                                              \
-        case 3: ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 3, NR); break;            \
-        case 2: ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 2, NR); break;            \
-        case 1: ring_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 1, NR); break;            \
-        }                                                                                             \
+/* The A·Bᵀ driver around a tile kernel TILE(a, lda, b, ldb, c, ldc, k, mr, nr) on element type T:
+ * rows of B outermost (4 at a time), all rows of A inside, so B — the large operand — streams from
+ * memory once while A (a few activation rows) stays in cache. Every (mr, nr) ≤ (4, 4) is its own
+ * fully unrolled instance. */
+#define NT_COLUMNS(NAME, T, TILE, NR)                                                                \
+    AVX512 static void NAME##_columns##NR(const T *a, size_t lda, const T *b, size_t ldb, T *c,     \
+                                          size_t ldc, size_t m, size_t k) {                        \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= m; i += 4) TILE(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 4, NR);     \
+        switch (m - i) {                                                                           \
+        case 3: TILE(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 3, NR); break;                 \
+        case 2: TILE(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 2, NR); break;                 \
+        case 1: TILE(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 1, NR); break;                 \
+        }                                                                                          \
     }
-NT_COLUMNS(1)
-NT_COLUMNS(2)
-NT_COLUMNS(3)
-NT_COLUMNS(4)
+#define NT_DRIVER(NAME, T, TILE)                                                                     \
+    NT_COLUMNS(NAME, T, TILE, 1)                                                                     \
+    NT_COLUMNS(NAME, T, TILE, 2)                                                                     \
+    NT_COLUMNS(NAME, T, TILE, 3)                                                                     \
+    NT_COLUMNS(NAME, T, TILE, 4)                                                                     \
+    AVX512 static void NAME(const T *a, size_t lda, const T *b, size_t ldb, T *c, size_t ldc,       \
+                            size_t m, size_t n, size_t k) {                                        \
+        size_t j = 0;                                                                              \
+        for (; j + 4 <= n; j += 4) NAME##_columns4(a, lda, b + j * ldb, ldb, c + j, ldc, m, k);    \
+        switch (n - j) {                                                                           \
+        case 3: NAME##_columns3(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;                \
+        case 2: NAME##_columns2(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;                \
+        case 1: NAME##_columns1(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;                \
+        }                                                                                          \
+    }
 
-AVX512 static void ring_nt_avx512(const uint64_t *a, size_t lda, const uint64_t *b, size_t ldb, uint64_t *c, size_t ldc,
-                                  size_t m, size_t n, size_t k) {
-    size_t j = 0;
-    for (; j + 4 <= n; j += 4) ring_nt_columns4(a, lda, b + j * ldb, ldb, c + j, ldc, m, k);
-    switch (n - j) {
-    case 3: ring_nt_columns3(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
-    case 2: ring_nt_columns2(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
-    case 1: ring_nt_columns1(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
-    }
-}
+NT_DRIVER(ring_nt_avx512, uint64_t, ring_nt_tile)
 
 /* MARK: Ring A·B — MR rows of C × 32 columns (4 vectors) per tile: broadcast a[i][p], multiply the
  * row p of B; the column tail uses masked loads and stores. */
@@ -198,32 +202,7 @@ TILE void float_nt_tile(const float *a, size_t lda, const float *b, size_t ldb, 
         for (int j = 0; j < nr; ++j) c[i * ldc + j] += _mm512_reduce_add_ps(acc[i][j]);
 }
 
-#define FNT_COLUMNS(NR)                                                                                 \
-    AVX512 static void float_nt_columns##NR(const float *a, size_t lda, const float *b, size_t ldb,        \
-                                            float *c, size_t ldc, size_t m, size_t k) {                    \
-        size_t i = 0;                                                                                      \
-        for (; i + 4 <= m; i += 4) float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 4, NR);    \
-        switch (m - i) {                                                                                   \
-        case 3: float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 3, NR); break;                \
-        case 2: float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 2, NR); break;                \
-        case 1: float_nt_tile(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, 1, NR); break;                \
-        }                                                                                                  \
-    }
-FNT_COLUMNS(1)
-FNT_COLUMNS(2)
-FNT_COLUMNS(3)
-FNT_COLUMNS(4)
-
-AVX512 static void float_nt_avx512(const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
-                                   size_t m, size_t n, size_t k) {
-    size_t j = 0;
-    for (; j + 4 <= n; j += 4) float_nt_columns4(a, lda, b + j * ldb, ldb, c + j, ldc, m, k);
-    switch (n - j) {
-    case 3: float_nt_columns3(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
-    case 2: float_nt_columns2(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
-    case 1: float_nt_columns1(a, lda, b + j * ldb, ldb, c + j, ldc, m, k); break;
-    }
-}
+NT_DRIVER(float_nt_avx512, float, float_nt_tile)
 #endif
 
 void puma_ring_gemm_nt(const uint64_t *a, size_t lda, const uint64_t *b, size_t ldb, uint64_t *c, size_t ldc,

@@ -12,15 +12,18 @@ struct CoreTests {
         return out
     }
 
+    /// NIST SP 800-38A F.5.1 (CTR-AES128.Encrypt): key, initial counter, and the keystream of four
+    /// blocks (plaintext ⊕ ciphertext).
+    static let nistKey = hex("2b7e151628aed2a6abf7158809cf4f3c")
+    static let nistCounter = hex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")
+    static let nistKeystream = zip(hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+                                       + "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"),
+                                   hex("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff"
+                                       + "5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee")).map { $0 ^ $1 }
+
     @Test("AES-128-CTR matches NIST SP 800-38A F.5.1 on the hardware and the portable path")
     func nistVectors() {
-        let key = Self.hex("2b7e151628aed2a6abf7158809cf4f3c")
-        let counter = Self.hex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")
-        let plaintext = Self.hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-                                 + "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
-        let ciphertext = Self.hex("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff"
-                                  + "5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee")
-        let expectedKeystream = zip(plaintext, ciphertext).map { $0 ^ $1 }
+        let (key, counter, expectedKeystream) = (Self.nistKey, Self.nistCounter, Self.nistKeystream)
         var prg = AESCounterPRG(key: key, counter: counter)
         #expect(prg.bytes(64) == expectedKeystream)
         // The portable implementation alone, whatever the processor.

@@ -74,12 +74,7 @@ struct KernelTests {
 
     @Test("AES-128-CTR: NIST SP 800-38A F.5.1 on VAES, AES-NI and portable paths; counters carry across 64 bits")
     func aesPaths() {
-        let key = CoreTests.hex("2b7e151628aed2a6abf7158809cf4f3c")
-        let plaintext = CoreTests.hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-                                      + "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
-        let ciphertext = CoreTests.hex("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff"
-                                       + "5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee")
-        let expected = zip(plaintext, ciphertext).map { $0 ^ $1 }
+        let (key, expected) = (CoreTests.nistKey, CoreTests.nistKeystream)
         var schedule = puma_aes128_schedule()
         key.withUnsafeBufferPointer { puma_aes128_expand($0.baseAddress, &schedule) }
         // Reference: the portable path over 100 blocks from just below a 64-bit carry.
@@ -90,7 +85,7 @@ struct KernelTests {
         puma_set_kernel_level(1)
         onEveryPath { level in
             var out = [UInt8](repeating: 0, count: 64)
-            puma_aes128_ctr_at(&schedule, 0xf0f1f2f3f4f5f6f7, 0xf8f9fafbfcfdfeff, &out, 4)
+            puma_aes128_ctr_at(&schedule, 0xf0f1f2f3f4f5f6f7, 0xf8f9fafbfcfdfeff, &out, 4)  // CoreTests.nistCounter
             #expect(out == expected, "NIST vector, level \(level) (hardware \(puma_aes_hardware()))")
             var long = [UInt8](repeating: 0, count: 1600)
             puma_aes128_ctr_at(&schedule, hi, lo, &long, 100)   // 32-block VAES steps, then the carry
