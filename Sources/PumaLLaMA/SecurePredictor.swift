@@ -17,8 +17,8 @@ public struct PassCost: Sendable {
 }
 
 /// Secure generation: three simulated parties hold the model owner's weights (as seeds and per-tile
-/// re-derived components, see `WeightSharing`) and the KV cache as replicated shares; the client shares each new token's one-hot row and learns only the chosen
-/// next token (greedy: secret argmax; with a temperature: Gumbel-max with the client's secret
+/// re-derived components, see `WeightSharing`) and the KV cache as replicated shares; the client
+/// shares each new token's one-hot row and learns only the chosen next token (greedy: secret argmax; with a temperature: Gumbel-max with the client's secret
 /// noise). Each `feed` is one secure forward pass over the fed tokens.
 public final class SecurePredictor: NextTokenPredictor {
     public let simulation: Simulation
@@ -43,7 +43,9 @@ public final class SecurePredictor: NextTokenPredictor {
     /// The last position's logits, opened to the client only when `revealLogits` (compare mode).
     public private(set) var lastLogits: [Float]?
 
-    /// Secret-shares `weights` from the model owner to the three parties.
+    /// Secret-shares `weights` from the model owner to the three parties by seeds: each party's
+    /// storage regenerates or re-derives its components tile by tile during every pass (see
+    /// `WeightSharing`); the one-time transfer of x2 is recorded in the ledger.
     /// - Parameters:
     ///   - seed: makes the parties' keys and the client's noise reproducible (measurement, not secrecy).
     ///   - temperature: 0 for greedy; otherwise Gumbel-max sampling at this temperature.
@@ -130,15 +132,9 @@ public final class SecurePredictor: NextTokenPredictor {
         let after = simulation.report
         var ops: [String: CostRecord] = [:]
         for (name, r) in after.byScope(depth: 1) where !Self.setupScopes.contains(name) {
-            let b = opsBefore[name] ?? CostRecord()
-            ops[name] = CostRecord(rounds: r.rounds - b.rounds, bytesSent: r.bytesSent - b.bytesSent,
-                                   bytesReceived: r.bytesReceived - b.bytesReceived, seconds: r.seconds - b.seconds)
+            ops[name] = r - (opsBefore[name] ?? CostRecord())
         }
-        let perParty = (0..<3).map { i in
-            let (a, b) = (after.total(ofLedger: i), before.total(ofLedger: i))
-            return CostRecord(rounds: a.rounds - b.rounds, bytesSent: a.bytesSent - b.bytesSent,
-                              bytesReceived: a.bytesReceived - b.bytesReceived, seconds: a.seconds - b.seconds)
-        }
+        let perParty = (0..<3).map { after.total(ofLedger: $0) - before.total(ofLedger: $0) }
         passes.append(PassCost(tokens: tokens.count, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                                bytesSent: after.total.bytesSent - before.total.bytesSent,
                                rounds: after.total.rounds - before.total.rounds, ops: ops, perParty: perParty))

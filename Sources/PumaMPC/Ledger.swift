@@ -16,6 +16,14 @@ public struct CostRecord: Sendable, Equatable {
     }
 }
 
+extension CostRecord {
+    /// What was spent between two readings of the same counters.
+    public static func - (after: CostRecord, before: CostRecord) -> CostRecord {
+        CostRecord(rounds: after.rounds - before.rounds, bytesSent: after.bytesSent - before.bytesSent,
+                   bytesReceived: after.bytesReceived - before.bytesReceived, seconds: after.seconds - before.seconds)
+    }
+}
+
 /// Counts every message a party sends and receives, and its rounds (one phase of messages that
 /// depend on the previous phase). Costs are kept per scope path such as `"layer/softmax/truncation"`;
 /// communication is charged to the innermost open scope, wall time to every open scope.
