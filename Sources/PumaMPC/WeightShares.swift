@@ -5,7 +5,7 @@ import PumaCore
 ///
 /// For tensor t, the owner's components are x0 = PRG(c0, stream t + 1), x1 = PRG(c1, stream t + 1)
 /// and x2 = encode(W) − x0 − x1, where c0 (held by P0 and P2) and c1 (held by P0 and P1) are the
-/// owner's input seeds and the PRG is seekable AES-CTR (`AESCounterPRG.words(stream:offset:…)`).
+/// owner's input seeds and the PRG is seekable AES-CTR (`SeekableStreams`).
 /// Party Pi needs (x_i, x_{i+1}):
 ///
 /// | party | components | keeps (deployment) |

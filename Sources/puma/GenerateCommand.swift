@@ -80,14 +80,14 @@ struct GenerateCommand: ParsableCommand {
             PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights),
                            sampler: Sampler(method: method, seed: runSeed))
         }
-        let progress = TerminalProgress(label: "secure pass")
+        let progress = TerminalProgress(label: "secure pass", afterText: isatty(1) != 0)
         func securePredictor(revealLogits: Bool) -> SecurePredictor {
             let predictor = SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu,
                                             temperature: Double(temperature), revealLogits: revealLogits)
             let layers = config.numHiddenLayers
             // Only models whose passes take a while get a layer counter (it would flicker otherwise).
             if config.parameterCount > 100_000_000 {
-                predictor.progress = { layer in progress.step(layer, of: layers, "layer", clearWhenDone: true) }
+                predictor.progress = { layer in progress.step(layer, of: layers, "layer") }
             }
             return predictor
         }

@@ -1,31 +1,47 @@
 import Foundation
 
-/// A one-line progress display on stderr, only when stderr is a terminal (quiet in scripts and CI).
+/// A progress note on stderr, shown only when stderr is a terminal (quiet in scripts and CI).
+///
+/// On its own line it redraws that line (`\r`). `afterText` is for runs that stream text to the same
+/// terminal on stdout (`puma generate`): the note is drawn after the text with the cursor saved and
+/// restored (DECSC/DECRC), so the next piece of text overwrites it and nothing streamed is erased.
 final class TerminalProgress: @unchecked Sendable {
     let label: String
+    let afterText: Bool
     let enabled = isatty(2) != 0
     private var lastShown = -1
 
-    init(label: String) { self.label = label }
+    init(label: String, afterText: Bool = false) {
+        self.label = label
+        self.afterText = afterText
+    }
 
+    /// A percentage, redrawn when it changes.
     func update(_ done: Int, of total: Int) {
         guard enabled, total > 0 else { return }
         let percent = done * 100 / total
         guard percent != lastShown else { return }
         lastShown = percent
-        FileHandle.standardError.write(Data("\r\(label) \(percent)%  ".utf8))
+        show("\(label) \(percent)%")
     }
 
-    /// Steps (e.g. layers) rather than a percentage; `clearWhenDone` erases the line at the last step
-    /// (so streamed text on stdout is not interleaved with it).
-    func step(_ done: Int, of total: Int, _ what: String, clearWhenDone: Bool = false) {
+    /// Steps (e.g. layers of a pass); the note is erased after the last one.
+    func step(_ done: Int, of total: Int, _ what: String) {
         guard enabled else { return }
-        if clearWhenDone && done == total { finish(); return }
-        FileHandle.standardError.write(Data("\r\(label): \(what) \(done)/\(total)  ".utf8))
+        if done == total { return finish() }
+        show("\(label): \(what) \(done)/\(total)")
     }
 
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        write(afterText ? "\u{1B}[K" : "\r\u{1B}[K")
+    }
+
+    private func show(_ note: String) {
+        write(afterText ? "\u{1B}[K\u{1B}7 [\(note)]\u{1B}8" : "\r\(note)\u{1B}[K")
+    }
+
+    private func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }
