@@ -131,5 +131,7 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    do { try encoder.encode(value).write(to: URL(fileURLWithPath: path)) } catch {
+        throw ValidationErrorMessage("cannot write \(path): \(error.localizedDescription)")
+    }
 }

@@ -76,7 +76,7 @@ struct GenerateBench: ParsableCommand {
         let model = try LlamaModel(directory: modelOptions.directory)
         let c = model.configuration
         guard promptTokens + newTokens - 1 <= c.maxPositionEmbeddings else {
-            throw ValidationError("--prompt-tokens + --new-tokens exceeds the context of \(c.maxPositionEmbeddings)")
+            throw ValidationErrorMessage("--prompt-tokens + --new-tokens − 1 exceeds the model's context of \(c.maxPositionEmbeddings) positions")
         }
         let prompt = try Self.prompt(model.tokenizer, tokens: promptTokens)
         let progress = TerminalProgress(label: "secure")

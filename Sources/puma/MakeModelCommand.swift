@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PumaIO
 import PumaLLaMA
 
 extension SyntheticCheckpoint.Preset: ExpressibleByArgument {}
@@ -35,8 +36,14 @@ struct MakeModelCommand: ParsableCommand {
         var config = preset.configuration
         if let layers { config.numHiddenLayers = layers }
         let progress = TerminalProgress(label: "writing")
-        try SyntheticCheckpoint.write(config: config, tokenizer: URL(fileURLWithPath: tokenizer), to: URL(fileURLWithPath: out),
-                                      seed: seed) { done, total in progress.update(done, of: total) }
+        do {
+            try SyntheticCheckpoint.write(config: config, tokenizer: URL(fileURLWithPath: tokenizer), to: URL(fileURLWithPath: out),
+                                          seed: seed) { done, total in progress.update(done, of: total) }
+        } catch let error as PumaIOError {
+            throw error
+        } catch {
+            throw ValidationErrorMessage("cannot write the checkpoint to \(out): \(error.localizedDescription)")
+        }
         progress.finish()
         standardError("wrote \(out): \(preset.rawValue), \(config.numHiddenLayers) layers, \(config.parameterCount) parameters (F16)")
     }

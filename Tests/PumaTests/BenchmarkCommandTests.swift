@@ -49,6 +49,11 @@ struct BenchmarkCommandTests {
         #expect(bad.status != 0 && bad.stderr.contains("--tokenizer"))
         let badLayers = try PumaProcess(["make-model", "--preset", "tiny", "--layers", "0", "--out", dir.path, "--tokenizer", tokenizer.path])
         #expect(badLayers.status != 0 && badLayers.stderr.contains("--layers must be at least 1"))
+        let blocker = dir.appendingPathComponent("file")
+        try Data("x".utf8).write(to: blocker)
+        let unwritable = try PumaProcess(["make-model", "--preset", "tiny", "--out", blocker.appendingPathComponent("model").path, "--tokenizer", tokenizer.path])
+        #expect(unwritable.status != 0 && unwritable.stderr.hasPrefix("Error: cannot write the checkpoint to ") && unwritable.stderr.split(separator: "\n").count == 1,
+                "\(unwritable.stderr)")
     }
 
     @Test("bench gemm reports ring and float throughput and their ratio per shape, as JSON too")
@@ -94,6 +99,8 @@ struct BenchmarkCommandTests {
         #expect(stored[0] == 32 && stored[1] == stored[2] && stored[1] > 8 * 1_000_000)
         let bad = try PumaProcess(["bench", "generate", "--new-tokens", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("--new-tokens"))
+        let long = try PumaProcess(["bench", "generate", "--prompt-tokens", "5000"])
+        #expect(long.status != 0 && long.stderr == "Error: --prompt-tokens + --new-tokens − 1 exceeds the model's context of 256 positions\n", "\(long.stderr)")
     }
 
     @Test("inspect reports what each party stores of the weights")
