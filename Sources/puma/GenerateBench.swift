@@ -34,26 +34,6 @@ struct GenerateBench: ParsableCommand {
         guard newTokens >= 1 else { throw ValidationError("--new-tokens must be at least 1") }
     }
 
-    struct PartyCost: Encodable {
-        var bytesSent: Int
-        var rounds: Int
-    }
-
-    struct Pass: Encodable {
-        var tokens: Int
-        var wallSeconds: Double
-        var bytesSent: Int
-        var rounds: Int
-        var perParty: [PartyCost]
-        var modeledSeconds: [String: Double]
-    }
-
-    struct Operation: Encodable {
-        var bytesSent: Int
-        var rounds: Int
-        var wallSeconds: Double
-    }
-
     struct Result: Encodable {
         var model: String
         var config: [String: Int]
@@ -63,8 +43,8 @@ struct GenerateBench: ParsableCommand {
         var setupBytesSent: Int
         /// Bytes each party keeps in a deployment (P0 seeds; P1, P2 seeds and x2).
         var storedBytesPerParty: [Int]
-        var perToken: [Pass]
-        var ops: [String: Operation]
+        var perToken: [GenerationReport.PassReport]
+        var ops: [String: GenerationReport.OpReport]
         var secureWallSeconds: Double
         var plainWallSeconds: Double
         var ratio: Double
@@ -99,13 +79,7 @@ struct GenerateBench: ParsableCommand {
         var cache = plain.makeCache()
         let plainSeconds = timed { for tokens in fed { _ = plain.forward(tokens: tokens, cache: &cache) } }
 
-        let passes = secure.passes.map { p in
-            Pass(tokens: p.tokens, wallSeconds: p.wallSeconds, bytesSent: p.bytesSent, rounds: p.rounds,
-                 perParty: p.perParty.map { PartyCost(bytesSent: $0.bytesSent, rounds: $0.rounds) },
-                 modeledSeconds: Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map { m in
-                     (m.name, p.perParty.map { m.seconds(rounds: $0.rounds, bytesSent: $0.bytesSent) }.max() ?? 0)
-                 }))
-        }
+        let passes = secure.passes.map(GenerationReport.PassReport.init)
         let secureSeconds = secure.passTotal.wallSeconds
         let result = Result(
             model: modelOptions.directory.path,
@@ -113,7 +87,7 @@ struct GenerateBench: ParsableCommand {
                      "heads": c.numAttentionHeads, "kv_heads": c.numKeyValueHeads, "vocab": c.vocabSize],
             promptTokens: prompt.count, newTokens: newTokens, setupSeconds: setupSeconds,
             setupBytesSent: secure.setupCost.bytesSent, storedBytesPerParty: secure.storedBytes, perToken: passes,
-            ops: secure.operationCosts.mapValues { Operation(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) },
+            ops: GenerationReport.OpReport.all(secure),
             secureWallSeconds: secureSeconds, plainWallSeconds: plainSeconds, ratio: secureSeconds / max(plainSeconds, 1e-9),
             peakRssBytes: peakResident)
 
@@ -121,10 +95,10 @@ struct GenerateBench: ParsableCommand {
                             modelOptions.directory.lastPathComponent, c.numHiddenLayers, c.hiddenSize, prompt.count, newTokens, setupSeconds),
                      "pass  tokens   wall s     MB sent   MB P0 / P1 / P2          rounds   LAN s    WAN s"]
         for (i, p) in passes.enumerated() {
-            let parties = p.perParty.map { String(format: "%.1f", Double($0.bytesSent) / 1e6) }.joined(separator: " / ")
+            let parties = (p.perParty ?? []).map { String(format: "%.1f", Double($0.bytesSent) / 1e6) }.joined(separator: " / ")
             lines.append(String(format: "%4d  %6d  %7.2f  %10.1f   ", i + 1, p.tokens, p.wallSeconds, Double(p.bytesSent) / 1e6)
                 + parties.padding(toLength: 24, withPad: " ", startingAt: 0)
-                + String(format: "%7d  %6.2f  %7.1f", p.rounds, p.modeledSeconds["LAN"]!, p.modeledSeconds["WAN"]!))
+                + String(format: "%7d  %6.2f  %7.1f", p.rounds, p.modeledSeconds?["LAN"] ?? 0, p.modeledSeconds?["WAN"] ?? 0))
         }
         lines.append(String(format: "secure %.2f s, plain %.2f s on the same tokens: secure/plain %.1f×; peak RSS %.2f GB",
                             secureSeconds, plainSeconds, result.ratio, Double(result.peakRssBytes ?? 0) / 1e9))

@@ -13,17 +13,44 @@ struct GenerationReport: Encodable {
         var rounds: Int?
     }
 
+    struct PartyCost: Encodable {
+        var bytesSent: Int
+        var rounds: Int
+    }
+
+    /// One forward pass (or the set-up): bytes summed over all senders; per party P0, P1, P2; and
+    /// the slowest party's modeled network time on the LAN and WAN presets.
     struct PassReport: Encodable {
         var tokens: Int
         var wallSeconds: Double
         var bytesSent: Int
         var rounds: Int
+        var perParty: [PartyCost]?
+        var modeledSeconds: [String: Double]?
+
+        init(_ c: PassCost) {
+            tokens = c.tokens
+            wallSeconds = c.wallSeconds
+            bytesSent = c.bytesSent
+            rounds = c.rounds
+            if !c.perParty.isEmpty {
+                perParty = c.perParty.map { PartyCost(bytesSent: $0.bytesSent, rounds: $0.rounds) }
+                modeledSeconds = Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map { model in
+                    (model.name, c.perParty.map { model.seconds(rounds: $0.rounds, bytesSent: $0.bytesSent) }.max() ?? 0)
+                })
+            }
+        }
     }
 
     struct OpReport: Encodable {
         var bytesSent: Int
         var rounds: Int
         var wallSeconds: Double
+
+        /// Every operation of `secure`'s passes (the weight sharing left out).
+        static func all(_ secure: SecurePredictor) -> [String: OpReport] {
+            secure.operationCosts.mapValues { OpReport(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) }
+        }
     }
 
     struct Comparison: Encodable {
@@ -57,14 +84,11 @@ struct GenerationReport: Encodable {
     var modeledSeconds: [String: Double]?
 
     mutating func addCosts(_ secure: SecurePredictor) {
-        func entry(_ c: PassCost) -> PassReport {
-            PassReport(tokens: c.tokens, wallSeconds: c.wallSeconds, bytesSent: c.bytesSent, rounds: c.rounds)
-        }
-        setup = entry(secure.setupCost)
-        perToken = secure.passes.map(entry)
+        setup = PassReport(secure.setupCost)
+        perToken = secure.passes.map(PassReport.init)
         total.bytesSent = secure.passTotal.bytesSent
         total.rounds = secure.passTotal.rounds
-        ops = secure.operationCosts.mapValues { OpReport(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) }
+        ops = OpReport.all(secure)
         modeledSeconds = Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map { ($0.name, secure.modeledSeconds($0)) })
     }
 
