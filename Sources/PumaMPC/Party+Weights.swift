@@ -19,8 +19,8 @@ extension Party {
     }
 
     /// X[m×k] · W for a secret-shared weight matrix W that no party holds whole. For each tile the
-    /// party's storage fills its two components (W_i, W_{i+1}) into cache-sized buffers and the party
-    /// accumulates at once Z_i += (X_i + X_{i+1})·W_i + X_i·W_{i+1} — the usual cross terms
+    /// party's storage hands out its two components W_i, W_{i+1} (cache-sized, one at a time) and the
+    /// party accumulates at once Z_i += (X_i + X_{i+1})·W_i + X_i·W_{i+1} — the usual cross terms
     /// X_i·(W_i + W_{i+1}) + X_{i+1}·W_i regrouped so the sum is taken on X (once) instead of on every
     /// weight tile — with two AVX-512 ring GEMMs, then reshares Z as `matmul` does.
     /// Cost: 1 round, 3·m·n elements; exact.
@@ -68,7 +68,8 @@ extension Party {
 }
 
 extension WeightShareStorage {
-    /// Both components of a whole small tensor (norm weights) as replicated shares.
+    /// Both components of a whole small tensor (norm weights, at most `WeightSharing.maxBlockElements`)
+    /// as replicated shares.
     public func shares(tensor: Int, count: Int) -> ArithmeticShares {
         var components: [[UInt64]] = [[], []]
         forEachComponent(TensorBlock(tensor: tensor, rowLength: count, rows: 0..<1, columns: 0..<count)) { c, values in
