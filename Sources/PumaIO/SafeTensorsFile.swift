@@ -149,8 +149,9 @@ public struct MappedTensor: @unchecked Sendable {
     public var count: Int { info.elementCount }
 
     /// The same tensor without the reference that keeps its file mapped: valid only while this
-    /// `MappedTensor` (or another on the same file) lives; for hot loops.
-    public var view: MappedTensorView { MappedTensorView(base: base, dtype: kernelType, count: count, byteCount: info.dtype.byteCount) }
+    /// `MappedTensor` (or another on the same file) lives; for hot loops (encoding, prefetching,
+    /// releasing pages).
+    public var view: MappedTensorView { MappedTensorView(base: base, dtype: kernelType, count: count, elementSize: info.dtype.byteCount) }
 
     var kernelType: puma_dtype {
         switch info.dtype {
@@ -166,31 +167,6 @@ public struct MappedTensor: @unchecked Sendable {
         puma_to_float(base + offset * info.dtype.byteCount, kernelType, n, out)
     }
 
-    /// Elements [offset, offset + count) fixed-point encoded with `fractionalBits` into `out`
-    /// (exactly `FixedPoint.encode` of each element), minus `subtracting`'s two vectors if given.
-    public func encode(offset: Int, count n: Int, fractionalBits: Int,
-                       subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>)? = nil, into out: UnsafeMutablePointer<UInt64>) {
-        precondition(offset >= 0 && n >= 0 && offset + n <= count, "\(info.name): element range out of bounds")
-        let source = base + offset * info.dtype.byteCount
-        if let (a, b) = subtracting {
-            puma_encode_fixed_minus(source, kernelType, n, Int32(fractionalBits), a, b, out)
-        } else {
-            puma_encode_fixed(source, kernelType, n, Int32(fractionalBits), out)
-        }
-    }
-
-    /// Starts bringing elements [offset, offset + count) into cache (e.g. while other work runs).
-    public func prefetch(offset: Int, count n: Int) {
-        precondition(offset >= 0 && n >= 0 && offset + n <= count, "\(info.name): element range out of bounds")
-        puma_prefetch(base + offset * info.dtype.byteCount, n * info.dtype.byteCount)
-    }
-
-    /// Unmaps the tensor's pages from this process (`MADV_DONTNEED` on its whole pages): they stay in
-    /// the kernel's page cache and come back on the next read without disk I/O (a minor fault per
-    /// 64 KB with fault-around), so a 13.5 GB checkpoint read tensor by tensor does not pile up in
-    /// the process's resident set. The mapping is read-only, so nothing is lost.
-    public func releaseResidentPages() { view.releaseResidentPages() }
-
     /// All elements widened to Float (for small tensors: norms, test models).
     public func floats() -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { out, initialized in
@@ -200,32 +176,37 @@ public struct MappedTensor: @unchecked Sendable {
     }
 }
 
-/// Unretained access to a mapped tensor (see `MappedTensor.view`): encoding and prefetching of
-/// element ranges with no reference counting.
+/// Unretained access to a mapped tensor (see `MappedTensor.view`): fixed-point encoding,
+/// prefetching and page release of element ranges, with no reference counting.
 public struct MappedTensorView: @unchecked Sendable {
     let base: UnsafeRawPointer
     let dtype: puma_dtype
     let count: Int
-    let byteCount: Int
+    /// Bytes per element.
+    let elementSize: Int
 
-    /// See `MappedTensor.encode`.
+    /// encode(W) − a − b of elements [offset, offset + count) into `out`, where (a, b) = `subtracting`
+    /// and encode is exactly `FixedPoint.encode` with `fractionalBits`.
     public func encode(offset: Int, count n: Int, fractionalBits: Int,
                        subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>), into out: UnsafeMutablePointer<UInt64>) {
         precondition(offset >= 0 && n >= 0 && offset + n <= count, "element range out of bounds")
-        puma_encode_fixed_minus(base + offset * byteCount, dtype, n, Int32(fractionalBits), subtracting.0, subtracting.1, out)
+        puma_encode_fixed_minus(base + offset * elementSize, dtype, n, Int32(fractionalBits), subtracting.0, subtracting.1, out)
     }
 
-    /// See `MappedTensor.prefetch`.
+    /// Starts bringing elements [offset, offset + count) into cache (e.g. while other work runs).
     public func prefetch(offset: Int, count n: Int) {
         precondition(offset >= 0 && n >= 0 && offset + n <= count, "element range out of bounds")
-        puma_prefetch(base + offset * byteCount, n * byteCount)
+        puma_prefetch(base + offset * elementSize, n * elementSize)
     }
 
-    /// See `MappedTensor.releaseResidentPages`.
+    /// Unmaps the tensor's pages from this process (`MADV_DONTNEED` on its whole pages): they stay in
+    /// the kernel's page cache and come back on the next read without disk I/O (a minor fault per
+    /// 64 KB with fault-around), so a 13.5 GB checkpoint read tensor by tensor does not pile up in
+    /// the process's resident set. The mapping is read-only, so nothing is lost.
     public func releaseResidentPages() {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (Int(bitPattern: base) + page - 1) / page * page
-        let end = (Int(bitPattern: base) + count * byteCount) / page * page
+        let end = (Int(bitPattern: base) + count * elementSize) / page * page
         if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED)) }
     }
 }

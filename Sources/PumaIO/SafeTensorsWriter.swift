@@ -39,21 +39,16 @@ public enum SafeTensorsWriter {
     public static func write(streaming tensors: [StreamedTensor], to url: URL, chunkBytes: Int = 32 << 20,
                              metadata: [String: String] = ["format": "pt"],
                              produce: (StreamedTensor, Int, UnsafeMutableRawBufferPointer) -> Void) throws {
-        var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
-        for tensor in tensors {
-            header[tensor.name] = ["dtype": tensor.dtype.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + tensor.byteCount]]
-            offset += tensor.byteCount
+        let entries = tensors.map { tensor in
+            defer { offset += tensor.byteCount }
+            return HeaderEntry(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, range: offset..<(offset + tensor.byteCount))
         }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
         guard FileManager.default.createFile(atPath: url.path, contents: nil), let handle = FileHandle(forWritingAtPath: url.path) else {
             throw PumaIOError.unreadableFile(url.path, reason: "cannot create the file")
         }
         defer { try? handle.close() }
-        var prefix = Data()
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
-        try handle.write(contentsOf: prefix + json)
+        try handle.write(contentsOf: header(entries, metadata: metadata))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 64)
         defer { buffer.deallocate() }
         for tensor in tensors {
@@ -70,20 +65,34 @@ public enum SafeTensorsWriter {
 
     /// The file's bytes.
     public static func encode(_ tensors: [Tensor], metadata: [String: String] = ["format": "pt"]) -> Data {
-        var header: [String: Any] = ["__metadata__": metadata]
+        var entries: [HeaderEntry] = []
         var payload = Data()
         for tensor in tensors.sorted(by: { $0.name < $1.name }) {
             let begin = payload.count
             payload.append(bytes(of: tensor))
-            header[tensor.name] = ["dtype": tensor.dtype.rawValue, "shape": tensor.shape, "data_offsets": [begin, payload.count]]
+            entries.append(HeaderEntry(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, range: begin..<payload.count))
+        }
+        return header(entries, metadata: metadata) + payload
+    }
+
+    struct HeaderEntry {
+        var name: String
+        var dtype: TensorDType
+        var shape: [Int]
+        var range: Range<Int>
+    }
+
+    /// The 8-byte little-endian header length and the JSON header, padded with spaces to a multiple of 8.
+    static func header(_ entries: [HeaderEntry], metadata: [String: String]) -> Data {
+        var header: [String: Any] = ["__metadata__": metadata]
+        for e in entries {
+            header[e.name] = ["dtype": e.dtype.rawValue, "shape": e.shape, "data_offsets": [e.range.lowerBound, e.range.upperBound]]
         }
         var json = try! JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
         var out = Data()
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(json)
-        out.append(payload)
-        return out
+        return out + json
     }
 
     public static func write(_ tensors: [Tensor], to url: URL) throws {

@@ -1,7 +1,8 @@
 import PumaIO
 
-/// The Float32 reference LLaMA forward pass, one token at a time over a KV cache. The secure
-/// transformer follows the same steps, in the same order, under the same names.
+/// The Float32 reference LLaMA forward pass over a KV cache, one or several tokens per pass, with
+/// the weights read in place from the mapped checkpoint. The secure transformer follows the same
+/// steps, in the same order, under the same names.
 public struct PlainTransformer: Sendable {
     public let config: LlamaConfiguration
     public let weights: LlamaWeights
@@ -34,7 +35,7 @@ public struct PlainTransformer: Sendable {
 
     /// Processes `tokens` at the next positions of `cache` in one pass (each weight tile is read
     /// once for all of them) and returns the logits for the position after the last one.
-    public func forward(tokens: [Int32], cache: inout KVCache, progress: ((Int) -> Void)? = nil) -> [Float] {
+    public func forward(tokens: [Int32], cache: inout KVCache) -> [Float] {
         let c = config
         let (dim, heads, kvHeads, headDim) = (c.hiddenSize, c.numAttentionHeads, c.numKeyValueHeads, c.headDim)
         let (t, start) = (tokens.count, cache.length)
@@ -75,11 +76,10 @@ public struct PlainTransformer: Sendable {
             let act = zip(gate, up).map { FloatKernels.silu($0) * $1 }
             let down = FloatKernels.matmul(act, m: t, w.wDown)
             for i in x.indices { x[i] += down[i] }
-            progress?(l + 1)
         }
         cache.length += t
         // final norm → logits, for the last position
-        let final = FloatKernels.rmsNorm(rows: Array(x[((t - 1) * dim)...]), weight: weights.finalNorm, eps: eps)
+        let final = FloatKernels.rmsNorm(Array(x[((t - 1) * dim)...]), weight: weights.finalNorm, eps: eps)
         return FloatKernels.matmul(final, m: 1, weights.lmHead)
     }
 

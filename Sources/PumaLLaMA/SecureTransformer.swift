@@ -3,34 +3,40 @@ import PumaIO
 import PumaMPC
 import PumaNN
 
-/// The model owner's tensors, numbered in sharing order, as the parties address them. The owner
-/// side (`encode`) reads its memory-mapped checkpoint per block; the parties see only the numbering
-/// and shapes (`SharedModelLayout`), and receive their components through their `WeightShareStorage`.
+/// The model owner's side of the shared weights: its tensors under the numbers `SharedModelLayout`
+/// gives them (the parties see only that numbering and the shapes, and receive their components
+/// through their `WeightShareStorage`); `encode` reads the memory-mapped checkpoint per block.
 final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
-    enum Tensor {
-        case mapped(MappedTensor)
-        case vector([Float])
-    }
-
-    /// Keeps the mappings alive; `views` and `vectors` are what the hot path reads.
-    let tensors: [Tensor]
-    let views: [MappedTensorView?]
-    let vectors: [[UInt64]?]
-    let fractionalBits: Int
     let layout: SharedModelLayout
+    let fractionalBits: Int
+    /// Keeps the checkpoint mapped; `views` (matrices) and `vectors` (encoded norms) are what the
+    /// hot path reads, indexed by tensor number.
+    private let mappings: [MappedTensor]
+    private let views: [MappedTensorView?]
+    private let vectors: [[UInt64]?]
 
     init(weights w: LlamaWeights, config c: LlamaConfiguration, fixedPoint: FixedPoint) {
         fractionalBits = fixedPoint.fractionalBits
-        var list: [Tensor] = [.mapped(w.embedding)]
-        for l in w.layers {
-            list += [.vector(l.inputNorm), .mapped(l.wq), .mapped(l.wk), .mapped(l.wv), .mapped(l.wo),
-                     .vector(l.postAttentionNorm), .mapped(l.wGate), .mapped(l.wUp), .mapped(l.wDown)]
-        }
-        list += [.vector(w.finalNorm), .mapped(w.lmHead)]
-        tensors = list
-        views = list.map { if case .mapped(let m) = $0 { return m.view } else { return nil } }
-        vectors = list.map { if case .vector(let v) = $0 { return fixedPoint.encode(v) } else { return nil } }
         layout = SharedModelLayout(config: c)
+        var matrices: [Int: MappedTensor] = [:], norms: [Int: [Float]] = [:]
+        func assign(_ m: SharedMatrix, _ tensors: [MappedTensor]) {
+            for (part, tensor) in zip(m.parts, tensors) { matrices[part.tensor] = tensor }
+        }
+        assign(layout.embedding, [w.embedding])
+        for (shared, weights) in zip(layout.layers, w.layers) {
+            norms[shared.inputNorm] = weights.inputNorm
+            assign(shared.qkv, [weights.wq, weights.wk, weights.wv])
+            assign(shared.o, [weights.wo])
+            norms[shared.postAttentionNorm] = weights.postAttentionNorm
+            assign(shared.gateUp, [weights.wGate, weights.wUp])
+            assign(shared.down, [weights.wDown])
+        }
+        norms[layout.finalNorm] = w.finalNorm
+        assign(layout.lmHead, [w.lmHead])
+        let count = matrices.count + norms.count
+        mappings = Array(matrices.values)
+        views = (0..<count).map { matrices[$0]?.view }
+        vectors = (0..<count).map { norms[$0].map(fixedPoint.encode) }
     }
 
     func encode(tensor: Int, offset: Int, count: Int, subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>),
@@ -52,7 +58,7 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
     }
 }
 
-/// Which shared tensor is which, in the order `OwnerWeights` numbers them: public, derived from the
+/// Which shared tensor is which (numbered 0, 1, … in model order): public, derived from the
 /// configuration alone. Projections that read the same input are stacked (q/k/v, gate/up) so each
 /// costs one round and one truncation.
 struct SharedModelLayout: Sendable {

@@ -14,7 +14,7 @@ extension Party {
     /// Rows and columns of W per tile: a tile of each component is 32 K elements (256 KB), so both
     /// components and the matching slice of X stay in L2 while they are multiplied. Output-rows
     /// tiles are wide (long dot products); input-rows tiles are tall (long axpy chains per column block).
-    static func tileShape(_ layout: WeightLayout) -> (rows: Int, columns: Int) {
+    public static func tileShape(_ layout: WeightLayout) -> (rows: Int, columns: Int) {
         layout == .outputRows ? (16, WeightSharing.maxBlockElements / 16) : (256, WeightSharing.maxBlockElements / 256)
     }
 

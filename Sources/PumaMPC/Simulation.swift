@@ -27,10 +27,8 @@ public final class Simulation: @unchecked Sendable {
         let k = (0..<3).map { _ in key() }  // K_j, held by P_j and P_{j−1}
         let clientSeeds = [key(), key()], ownerSeeds = [key(), key()]
         func dealerStreams(for i: Int) -> [Endpoint: [Int: AESCounterPRG]] {
-            // P0 holds c0 and c1, P1 holds c1, P2 holds c0.
-            let held: [Int] = i == 0 ? [0, 1] : (i == 1 ? [1] : [0])
             var out: [Endpoint: [Int: AESCounterPRG]] = [.client: [:], .owner: [:]]
-            for j in held {
+            for j in Self.dealerSeeds(heldBy: i) {
                 out[.client]![j] = clientSeeds[j]
                 out[.owner]![j] = ownerSeeds[j]
             }
@@ -64,6 +62,9 @@ public final class Simulation: @unchecked Sendable {
         return boxes.map { $0.value! }
     }
 
+    /// Which of a dealer's seeds c0, c1 party `i` holds: P0 both, P1 c1, P2 c0.
+    static func dealerSeeds(heldBy i: Int) -> [Int] { i == 0 ? [0, 1] : (i == 1 ? [1] : [0]) }
+
     /// Each party's storage of the owner's weight shares, as `WeightSharing` defines them: seeded
     /// components from that party's own seeds, and x2 (for P1 and P2) re-derived per tile from
     /// `source` — the stand-in for the copy of x2 that each of them keeps on its own disk. Each
@@ -73,8 +74,7 @@ public final class Simulation: @unchecked Sendable {
         let streams = ownerSeeds.map(\.seekable)
         let relay = ExplicitTileRelay(deriver: ExplicitComponentDeriver(source: source, seeds: streams))
         return (0..<3).map { i in
-            let held: [Int] = i == 0 ? [0, 1] : (i == 1 ? [1] : [0])
-            let seeds = (0..<2).map { held.contains($0) ? streams[$0] : nil }
+            let seeds = (0..<2).map { Self.dealerSeeds(heldBy: i).contains($0) ? streams[$0] : nil }
             return SimulatedWeightStorage(party: i, seeds: seeds, relay: i == 0 ? nil : relay)
         }
     }

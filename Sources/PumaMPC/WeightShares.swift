@@ -82,6 +82,9 @@ extension PlainTensorSource {
 /// x2 exists — once for both of them (`ExplicitTileRelay`), as two disks would hold the same bytes.
 public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendable {
     let party: Int
+    /// The party's components (i, i + 1 mod 3), and where x2 is among them (P1: 1, P2: 0, P0: none).
+    let components: [Int]
+    let explicitSlot: Int?
     /// The owner's seeds this party holds, by component (c0 and/or c1).
     let seeds: [SeekableStreams?]
     /// For P1 and P2: where x2 comes from (the stand-in for their disks).
@@ -93,6 +96,8 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
 
     init(party: Int, seeds: [SeekableStreams?], relay: ExplicitTileRelay?) {
         self.party = party
+        components = [party, (party + 1) % 3]
+        explicitSlot = components.firstIndex(of: 2)
         self.seeds = seeds
         self.relay = relay
         buffer = .allocate(capacity: WeightSharing.maxBlockElements)
@@ -102,9 +107,8 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
 
     public func forEachComponent(_ block: TensorBlock, _ body: (Int, UnsafePointer<UInt64>) -> Void) {
         precondition(block.count <= WeightSharing.maxBlockElements, "blocks hold at most \(WeightSharing.maxBlockElements) elements")
-        let wanted = [party, (party + 1) % 3]
-        guard let explicitSlot = wanted.firstIndex(of: 2), let relay else {
-            for (slot, j) in wanted.enumerated() {  // P0: both seeded, one buffer in turn
+        guard let explicitSlot, let relay else {
+            for (slot, j) in components.enumerated() {  // P0: both seeded, one buffer in turn
                 Self.draw(seeds[j]!, block, into: buffer)
                 body(slot, buffer)
             }
@@ -112,7 +116,7 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
         }
         // The checkpoint's rows stream in while the seeded component is drawn and used.
         relay.prefetch(block)
-        let seeded = wanted[1 - explicitSlot]
+        let seeded = components[1 - explicitSlot]
         Self.draw(seeds[seeded]!, block, into: buffer)
         body(1 - explicitSlot, buffer)
         let n = sequence

@@ -3,6 +3,7 @@ import CPumaKernels
 import Dispatch
 import Foundation
 import PumaCore
+import PumaMPC
 
 /// `puma bench gemm`: the wrapping UInt64 GEMM against the Float32 GEMM on the same shapes, both
 /// Y[m×n] = X[m×k]·Wᵀ with W [n×k] in memory (the weight layout), both cores, median of repeats;
@@ -58,7 +59,8 @@ struct GemmBench: ParsableCommand {
                 timed { _ = RingMatrix.multiply(a, b, m: m, k: k, n: n, transposeB: true) }
             })
             let float = median((0..<repeats).map { _ in timed { _ = Self.floatMultiply(fa, fb, m: m, k: k, n: n) } })
-            let tiled = median((0..<repeats).map { _ in timed { Self.tiledRingMultiply(a, tile: Array(b.prefix(16 * min(k, 2048))), m: m, k: k, n: n) } })
+            let tile = Array(b.prefix(Party.tileShape(.outputRows).rows * min(k, Party.tileShape(.outputRows).columns)))
+            let tiled = median((0..<repeats).map { _ in timed { Self.tiledRingMultiply(a, tile: tile, m: m, k: k, n: n) } })
             rows.append(Shape(m: m, k: k, n: n, ringGmacs: macs / ring / 1e9, floatGmacs: macs / float / 1e9,
                               ratio: float / ring, ringTiledGmacs: macs / tiled / 1e9, kernel: puma_kernel_level() == 1 ? "avx512" : "portable"))
         }
@@ -72,21 +74,22 @@ struct GemmBench: ParsableCommand {
         }
     }
 
-    /// The m·k·n multiply-adds of Y = X·Wᵀ done tile by tile as the secure product does, every tile
-    /// being the same cache-resident 16 × min(k, 2048) block; tiles split over the cores.
+    /// The m·k·n multiply-adds of Y = X·Wᵀ done tile by tile as the secure product does
+    /// (`Party.tileShape`), every tile being the same cache-resident block; tiles split over the cores.
     static func tiledRingMultiply(_ a: [UInt64], tile: [UInt64], m: Int, k: Int, n: Int) {
-        let width = min(k, 2048)
-        let rowTiles = (n + 15) / 16, columnTiles = (k + width - 1) / width
+        let shape = Party.tileShape(.outputRows)
+        let (height, width) = (shape.rows, min(k, shape.columns))
+        let rowTiles = (n + height - 1) / height, columnTiles = (k + width - 1) / width
         let cores = ProcessInfo.processInfo.activeProcessorCount
         a.withUnsafeBufferPointer { ap in
             tile.withUnsafeBufferPointer { tp in
                 nonisolated(unsafe) let (aBase, tBase) = (ap.baseAddress!, tp.baseAddress!)
                 DispatchQueue.concurrentPerform(iterations: cores) { core in
-                    var c = [UInt64](repeating: 0, count: m * 16)
+                    var c = [UInt64](repeating: 0, count: m * height)
                     for t in stride(from: core, to: rowTiles * columnTiles, by: cores) {
-                        let r0 = (t / columnTiles) * 16, c0 = (t % columnTiles) * width
-                        let rows = min(16, n - r0), cols = min(width, k - c0)
-                        puma_ring_gemm_nt(aBase + c0, k, tBase, width, &c, 16, m, rows, cols)
+                        let r0 = (t / columnTiles) * height, c0 = (t % columnTiles) * width
+                        let rows = min(height, n - r0), cols = min(width, k - c0)
+                        puma_ring_gemm_nt(aBase + c0, k, tBase, width, &c, height, m, rows, cols)
                     }
                 }
             }

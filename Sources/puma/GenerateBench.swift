@@ -60,9 +60,8 @@ struct GenerateBench: ParsableCommand {
         }
         let prompt = try Self.prompt(model.tokenizer, tokens: promptTokens)
         let progress = TerminalProgress(label: "secure")
-        var setupSeconds = 0.0
-        var secure: SecurePredictor!
-        setupSeconds = timed { secure = SecurePredictor(config: c, weights: model.weights, seed: seed) }
+        let secure = SecurePredictor(config: c, weights: model.weights, seed: seed)
+        let setupSeconds = secure.setupCost.wallSeconds
         var fed = [prompt]
         var next: Int32 = 0
         for pass in 1...newTokens {

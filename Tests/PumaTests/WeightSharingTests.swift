@@ -42,7 +42,7 @@ struct WeightSharingTests {
         }
     }
 
-    @Test("a tile-streamed weight product opens to X·Wᵀ (stacked tensors) and X·W (input rows) exactly, in one round")
+    @Test("a tile-streamed weight product opens to X·Wᵀ (stacked tensors) and X·W (input rows) exactly, at matmul's declared cost")
     func streamedProduct() {
         var random = TestRandom(seed: 22)
         let (m, k) = (3, 2100)         // k spans two column tiles
@@ -63,10 +63,13 @@ struct WeightSharingTests {
             p.ledger.reset()
             let y = p.matmul(xs, weights: matrix, layout: .outputRows, storage: storage[p.id], m: m)
             let e = p.matmul(hot, weights: table, layout: .inputRows, storage: storage[p.id], m: m)
-            let rounds = CostReport(ledgers: [p.ledger]).total.rounds
-            return (p.revealToAll(y), p.revealToAll(e), rounds)
+            let cost = CostReport(ledgers: [p.ledger]).total
+            return (p.revealToAll(y), p.revealToAll(e), cost)
         }
-        #expect(results.allSatisfy { $0.2 == 2 }, "one round per product")
+        // Declared: 1 round and 3·m·n elements per product (each party sends its m·n reshared words).
+        let declared = [Primitive.matmul.cost(n: m * (rowsA + rowsB), width: k), Primitive.matmul.cost(n: m * 5, width: 300)]
+        #expect(results.allSatisfy { $0.2.rounds == declared.reduce(0) { $0 + $1.rounds } }, "one round per product")
+        #expect(results.reduce(0) { $0 + $1.2.bytesSent } == 8 * declared.reduce(0) { $0 + $1.elements }, "3·m·n words per product")
         let y = results[0].0
         let stacked = source.tensors[0] + source.tensors[1]
         let ex = fp.encode(x)
