@@ -218,3 +218,33 @@ void puma_prefetch(const void *p, size_t bytes) {
     for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 2);
     if (bytes) __builtin_prefetch(c + bytes - 1, 0, 2);
 }
+
+/* Magnitude codes of 65536.0 (2^16) in each format: a value is out of range when its bits without
+   the sign are at least this (NaN and ±Inf included, as their exponents are all ones). */
+#define LIMIT_F32 0x47800000u
+#define LIMIT_BF16 0x4780u
+#define LIMIT_F16 0x7c00u /* F16's largest finite value, 65504, is below 2^16: only Inf/NaN fail */
+
+static int block_out_of_range(const void *src, puma_dtype dtype, size_t begin, size_t end) {
+    unsigned bad = 0;
+    if (dtype == PUMA_F32) {
+        const uint32_t *p = (const uint32_t *)src;
+        for (size_t i = begin; i < end; i++) bad |= (p[i] & 0x7fffffffu) >= LIMIT_F32;
+    } else {
+        const uint16_t *p = (const uint16_t *)src;
+        const uint16_t limit = dtype == PUMA_F16 ? LIMIT_F16 : LIMIT_BF16;
+        for (size_t i = begin; i < end; i++) bad |= (uint16_t)(p[i] & 0x7fffu) >= limit;
+    }
+    return bad != 0;
+}
+
+ptrdiff_t puma_first_out_of_range(const void *src, puma_dtype dtype, size_t count) {
+    const size_t block = 4096;
+    for (size_t begin = 0; begin < count; begin += block) {
+        size_t end = begin + block < count ? begin + block : count;
+        if (!block_out_of_range(src, dtype, begin, end)) continue;
+        for (size_t i = begin; i < end; i++)
+            if (block_out_of_range(src, dtype, i, i + 1)) return (ptrdiff_t)i;
+    }
+    return -1;
+}

@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -32,18 +31,21 @@ static int copy_out(const std::string &s, char **text, size_t *length) {
 extern "C" {
 
 spm_handle *spm_load(const char *path, char *error, size_t error_capacity) {
-    spm_handle *handle = new (std::nothrow) spm_handle();
-    if (handle == nullptr) {
+    // SentencePiece reports failures as a status or, for some inputs (e.g. a directory), by
+    // throwing: every path out of this function is caught and turned into one plain message
+    // (the library's internal status text names source lines and protobuf calls, not the problem).
+    spm_handle *handle = nullptr;
+    try {
+        handle = new spm_handle();
+        if (handle->processor.Load(path).ok()) return handle;
+        write_error(error, error_capacity, "not a valid SentencePiece model");
+    } catch (const std::bad_alloc &) {
         write_error(error, error_capacity, "out of memory");
-        return nullptr;
+    } catch (...) {
+        write_error(error, error_capacity, "not a valid SentencePiece model");
     }
-    const auto status = handle->processor.Load(path);
-    if (!status.ok()) {
-        write_error(error, error_capacity, status.ToString());
-        delete handle;
-        return nullptr;
-    }
-    return handle;
+    delete handle;
+    return nullptr;
 }
 
 void spm_free(spm_handle *handle) { delete handle; }
@@ -59,7 +61,7 @@ static bool in_range(const spm_handle *h, int32_t id) {
 
 int spm_is_byte(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsByte(id); }
 
-int spm_encode(const spm_handle *h, const char *text, size_t length, int32_t **ids, size_t *count) {
+int spm_encode(const spm_handle *h, const char *text, size_t length, int32_t **ids, size_t *count) try {
     std::vector<int> out;
     const auto status = h->processor.Encode(std::string(text, length), &out);
     if (!status.ok()) return -1;
@@ -69,9 +71,11 @@ int spm_encode(const spm_handle *h, const char *text, size_t length, int32_t **i
     *ids = buffer;
     *count = out.size();
     return 0;
+} catch (...) {
+    return -1;
 }
 
-int spm_decode(const spm_handle *h, const int32_t *ids, size_t count, char **text, size_t *length) {
+int spm_decode(const spm_handle *h, const int32_t *ids, size_t count, char **text, size_t *length) try {
     std::vector<int> in(count);
     for (size_t i = 0; i < count; ++i) {
         if (!in_range(h, ids[i])) return -1;
@@ -81,11 +85,15 @@ int spm_decode(const spm_handle *h, const int32_t *ids, size_t count, char **tex
     const auto status = h->processor.Decode(in, &out);
     if (!status.ok()) return -1;
     return copy_out(out, text, length);
+} catch (...) {
+    return -1;
 }
 
-int spm_id_to_piece(const spm_handle *h, int32_t id, char **text, size_t *length) {
+int spm_id_to_piece(const spm_handle *h, int32_t id, char **text, size_t *length) try {
     if (!in_range(h, id)) return -1;
     return copy_out(h->processor.IdToPiece(id), text, length);
+} catch (...) {
+    return -1;
 }
 
 void spm_free_buffer(void *buffer) { std::free(buffer); }

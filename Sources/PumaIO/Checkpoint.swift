@@ -68,18 +68,18 @@ public final class Checkpoint: @unchecked Sendable {
         try tensor(name, shape: shape).floats()
     }
 
-    /// The tensor read in place from its mapped shard, after checking its shape.
+    /// The tensor read in place from its mapped shard, after checking its shape and that every value
+    /// is finite and below 2^16 in magnitude (what fixed point can carry).
     public func tensor(_ name: String, shape: [Int]) throws -> MappedTensor {
         guard let i = shardOfTensor[name], let info = shards[i].tensors[name] else { throw PumaIOError.missingTensor(name) }
         guard info.shape == shape else { throw PumaIOError.shapeMismatch(tensor: name, expected: shape, found: info.shape) }
-        return try shards[i].tensor(name)
+        let tensor = try shards[i].tensor(name)
+        if let bad = tensor.firstOutOfRange() { throw PumaIOError.valueOutOfRange(tensor: name, index: bad.index, value: bad.value) }
+        return tensor
     }
 
     private static func readWeightMap(_ url: URL) throws -> [String: String] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw PumaIOError.unreadableFile(url.path, reason: error.localizedDescription)
-        }
+        let data = try InputFile.read(url)
         guard let object = try? JSONSerialization.jsonObject(with: data), let root = object as? [String: Any] else {
             throw PumaIOError.invalidJSON(file: url.path, reason: "expected a JSON object")
         }

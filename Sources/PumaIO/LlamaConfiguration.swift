@@ -77,13 +77,21 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
         if c.contains(.eosTokenId) {
             if let list = try? c.decode([Int].self, forKey: .eosTokenId) { eos = list.first } else { eos = try optional(.eosTokenId) }
         }
+        let hidden: Int = try required(.hiddenSize), heads: Int = try required(.numAttentionHeads)
+        let headDim: Int? = try optional(.headDim)
+        try Self.checkBound(.hiddenSize, hidden)
+        try Self.checkBound(.numAttentionHeads, heads)
+        if headDim == nil, heads > 0, hidden % heads != 0 {
+            throw PumaIOError.invalidValue(file: "config.json", key: "hidden_size",
+                reason: "\(hidden) is not divisible by num_attention_heads \(heads) (and no head_dim is given)")
+        }
         self.init(
-            hiddenSize: try required(.hiddenSize),
+            hiddenSize: hidden,
             intermediateSize: try required(.intermediateSize),
             numHiddenLayers: try required(.numHiddenLayers),
-            numAttentionHeads: try required(.numAttentionHeads),
+            numAttentionHeads: heads,
             numKeyValueHeads: try optional(.numKeyValueHeads),
-            headDim: try optional(.headDim),
+            headDim: headDim,
             vocabSize: try required(.vocabSize),
             maxPositionEmbeddings: try optional(.maxPositionEmbeddings) ?? 2048,
             rmsNormEps: try optional(.rmsNormEps) ?? 1e-6,
@@ -97,43 +105,58 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
 
     /// Loads and validates `config.json` at `url`.
     public static func load(from url: URL) throws -> LlamaConfiguration {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw PumaIOError.missingFile(url.path) }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw PumaIOError.unreadableFile(url.path, reason: error.localizedDescription)
-        }
+        let data = try InputFile.read(url)
         guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
             throw PumaIOError.invalidJSON(file: url.path, reason: "expected a JSON object")
         }
         return try JSONDecoder().decode(LlamaConfiguration.self, from: data)
     }
 
-    /// Checks the relations between the sizes that the transformer relies on.
-    public func validate() throws {
-        func positive(_ value: Int, _ key: CodingKeys) throws {
-            if value <= 0 { throw PumaIOError.invalidValue(file: "config.json", key: key.rawValue, reason: "must be positive, got \(value)") }
-        }
-        try positive(hiddenSize, .hiddenSize)
-        try positive(intermediateSize, .intermediateSize)
-        try positive(numHiddenLayers, .numHiddenLayers)
-        try positive(numAttentionHeads, .numAttentionHeads)
-        try positive(numKeyValueHeads, .numKeyValueHeads)
-        try positive(headDim, .headDim)
-        try positive(vocabSize, .vocabSize)
-        try positive(maxPositionEmbeddings, .maxPositionEmbeddings)
-        if numAttentionHeads % numKeyValueHeads != 0 {
-            throw PumaIOError.invalidValue(file: "config.json", key: "num_key_value_heads",
-                reason: "\(numKeyValueHeads) does not divide num_attention_heads \(numAttentionHeads)")
-        }
-        if headDim % 2 != 0 {
-            throw PumaIOError.invalidValue(file: "config.json", key: "head_dim", reason: "must be even for rotary embeddings, got \(headDim)")
-        }
-        if !(rmsNormEps >= 0) || !ropeTheta.isFinite || ropeTheta <= 0 {
-            throw PumaIOError.invalidValue(file: "config.json", key: "rms_norm_eps/rope_theta", reason: "must be finite and non-negative")
+    /// Upper bounds on each size, far above any LLaMA (LLaMA-3.1-405B: hidden 16384, ffn 53248,
+    /// 126 layers, 128 heads, vocab 128256, context 131072), so that every size product fits an Int
+    /// and nothing absurd is allocated before the checkpoint is even read.
+    static let limits: [(CodingKeys, Int)] = [
+        (.hiddenSize, 1 << 16), (.intermediateSize, 1 << 18), (.numHiddenLayers, 1024), (.numAttentionHeads, 1024),
+        (.numKeyValueHeads, 1024), (.headDim, 1 << 12), (.vocabSize, 1 << 22), (.maxPositionEmbeddings, 1 << 20),
+    ]
+    /// The largest parameter count accepted (2^40, over a trillion).
+    static let parameterLimit = 1 << 40
+
+    static func checkBound(_ key: CodingKeys, _ value: Int) throws {
+        let limit = limits.first { $0.0 == key }!.1
+        if value <= 0 { throw PumaIOError.invalidValue(file: "config.json", key: key.rawValue, reason: "must be positive, got \(value)") }
+        if value > limit {
+            throw PumaIOError.invalidValue(file: "config.json", key: key.rawValue, reason: "\(value) is above the supported maximum of \(limit)")
         }
     }
 
-    /// Number of parameters the transformer has with this configuration.
+    /// Checks each size against its bounds and the relations between sizes the transformer relies on.
+    public func validate() throws {
+        func invalid(_ key: CodingKeys, _ reason: String) -> PumaIOError {
+            .invalidValue(file: "config.json", key: key.rawValue, reason: reason)
+        }
+        let values: [CodingKeys: Int] = [
+            .hiddenSize: hiddenSize, .intermediateSize: intermediateSize, .numHiddenLayers: numHiddenLayers,
+            .numAttentionHeads: numAttentionHeads, .numKeyValueHeads: numKeyValueHeads, .headDim: headDim,
+            .vocabSize: vocabSize, .maxPositionEmbeddings: maxPositionEmbeddings,
+        ]
+        for (key, _) in Self.limits { try Self.checkBound(key, values[key]!) }
+        if numAttentionHeads % numKeyValueHeads != 0 {
+            throw invalid(.numKeyValueHeads, "\(numKeyValueHeads) does not divide num_attention_heads \(numAttentionHeads)")
+        }
+        if headDim % 2 != 0 { throw invalid(.headDim, "must be even for rotary embeddings, got \(headDim)") }
+        if !(rmsNormEps >= 0 && rmsNormEps <= 1) { throw invalid(.rmsNormEps, "must lie in [0, 1], got \(rmsNormEps)") }
+        if !(ropeTheta.isFinite && ropeTheta > 0) { throw invalid(.ropeTheta, "must be finite and positive, got \(ropeTheta)") }
+        for (key, id) in [(CodingKeys.bosTokenId, bosTokenId), (.eosTokenId, eosTokenId)] {
+            if let id, !(0..<vocabSize).contains(id) { throw invalid(key, "\(id) is outside the vocabulary of \(vocabSize)") }
+        }
+        if parameterCount > Self.parameterLimit {
+            throw invalid(.hiddenSize, "these sizes make \(parameterCount) parameters, above the supported \(Self.parameterLimit)")
+        }
+    }
+
+    /// Number of parameters the transformer has with this configuration (sizes within `limits`
+    /// keep every product below 2^56).
     public var parameterCount: Int {
         let attention = hiddenSize * numAttentionHeads * headDim * 2 + hiddenSize * numKeyValueHeads * headDim * 2
         let mlp = 3 * hiddenSize * intermediateSize

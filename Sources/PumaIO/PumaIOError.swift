@@ -3,6 +3,8 @@
 public enum PumaIOError: Error, CustomStringConvertible, Equatable {
     case missingFile(String)
     case unreadableFile(String, reason: String)
+    case notARegularFile(String, kind: String)
+    case fileTooLarge(String, bytes: Int, limit: Int)
     case invalidJSON(file: String, reason: String)
     case missingKey(file: String, key: String)
     case invalidValue(file: String, key: String, reason: String)
@@ -11,6 +13,7 @@ public enum PumaIOError: Error, CustomStringConvertible, Equatable {
     case missingTensor(String)
     case unexpectedTensors([String])
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
+    case valueOutOfRange(tensor: String, index: Int, value: Float)
     case missingShard(index: String, shard: String)
     case tokenizer(String)
 
@@ -20,6 +23,10 @@ public enum PumaIOError: Error, CustomStringConvertible, Equatable {
             return "missing file: \(path)"
         case .unreadableFile(let path, let reason):
             return "cannot read \(path): \(reason)"
+        case .notARegularFile(let path, let kind):
+            return "\(path) is \(kind), not a regular file"
+        case .fileTooLarge(let path, let bytes, let limit):
+            return "\(path) is \(bytes) bytes, more than the \(limit) such a file may have"
         case .invalidJSON(let file, let reason):
             return "\(file) is not valid JSON: \(reason)"
         case .missingKey(let file, let key):
@@ -38,6 +45,8 @@ public enum PumaIOError: Error, CustomStringConvertible, Equatable {
             return "checkpoint has unexpected tensors: \(shown)\(more)"
         case .shapeMismatch(let tensor, let expected, let found):
             return "tensor '\(tensor)' has shape \(found), expected \(expected)"
+        case .valueOutOfRange(let tensor, let index, let value):
+            return "tensor '\(tensor)' holds \(value) at element \(index): weights must be finite and below 65536 in magnitude"
         case .missingShard(let index, let shard):
             return "\(index) names the shard '\(shard)', which does not exist"
         case .tokenizer(let message):

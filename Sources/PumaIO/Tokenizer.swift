@@ -11,7 +11,7 @@ public final class Tokenizer: @unchecked Sendable {
     public let unkId: Int32
 
     public init(url: URL) throws {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw PumaIOError.missingFile(url.path) }
+        try InputFile.check(url, limit: InputFile.tokenizerLimit)
         var error = [CChar](repeating: 0, count: 512)
         guard let loaded = spm_load(url.path, &error, error.count) else {
             let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

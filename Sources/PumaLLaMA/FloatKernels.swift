@@ -69,40 +69,33 @@ public enum FloatKernels {
     }
 }
 
-/// Public rotary-embedding tables: cos and sin of position × θ^(−2i/headDim), Hugging Face
-/// `rotate_half` convention (pairs are (i, i + headDim/2)).
+/// Public rotary embeddings: cos and sin of position × θ^(−2i/headDim), Hugging Face `rotate_half`
+/// convention (pairs are (i, i + headDim/2)). Only the inverse frequencies are kept; a position's
+/// angles are computed when asked for, so a context of a million positions costs nothing up front.
 public struct RotaryTables: Sendable {
     public let halfDim: Int
-    /// [positions][halfDim]
-    public let cos: [Float]
-    /// [positions][halfDim]
-    public let sin: [Float]
+    /// θ^(−2i/headDim), i < halfDim.
+    let inverseFrequencies: [Float]
 
-    public init(headDim: Int, positions: Int, theta: Double) {
+    public init(headDim: Int, theta: Double) {
         halfDim = headDim / 2
-        var c = [Float](), s = [Float]()
-        c.reserveCapacity(positions * halfDim)
-        s.reserveCapacity(positions * halfDim)
-        for p in 0..<positions {
-            for i in 0..<halfDim {
-                let invFreq = Float(1.0 / Foundation.pow(theta, Double(2 * i) / Double(headDim)))
-                let angle = Float(p) * invFreq
-                c.append(Foundation.cos(angle))
-                s.append(Foundation.sin(angle))
-            }
-        }
-        cos = c
-        sin = s
+        inverseFrequencies = (0..<halfDim).map { Float(1.0 / Foundation.pow(theta, Double(2 * $0) / Double(headDim))) }
+    }
+
+    /// cos and sin of `position` × the i-th inverse frequency, i < halfDim.
+    public func angles(position: Int) -> (cos: [Float], sin: [Float]) {
+        let angle = inverseFrequencies.map { Float(position) * $0 }
+        return (angle.map { Foundation.cos($0) }, angle.map { Foundation.sin($0) })
     }
 
     /// Rotates each head of row `row` of `x` ([rows × heads·headDim]) in place for `position`.
     public func apply(_ x: inout [Float], row: Int = 0, heads: Int, position: Int) {
-        let base = position * halfDim
+        let (cos, sin) = angles(position: position)
         for h in 0..<heads {
             let o = (row * heads + h) * 2 * halfDim
             for i in 0..<halfDim {
                 let (a, b) = (x[o + i], x[o + i + halfDim])
-                let (c, s) = (cos[base + i], sin[base + i])
+                let (c, s) = (cos[i], sin[i])
                 x[o + i] = a * c - b * s
                 x[o + i + halfDim] = b * c + a * s
             }

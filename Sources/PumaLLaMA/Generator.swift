@@ -12,18 +12,21 @@ public struct PlainPredictor: NextTokenPredictor {
     public let transformer: PlainTransformer
     public private(set) var cache: PlainTransformer.KVCache
     public var sampler: Sampler
-    /// Logits of the most recent position (for comparisons and evaluation).
+    /// Tokens are chosen among ids below this (the tokenizer's size when embeddings are padded beyond it).
+    public let choosable: Int
+    /// Logits of the most recent position, the whole vocabulary (for comparisons and evaluation).
     public private(set) var lastLogits: [Float] = []
 
-    public init(transformer: PlainTransformer, sampler: Sampler) {
+    public init(transformer: PlainTransformer, sampler: Sampler, choosable: Int? = nil) {
         self.transformer = transformer
         self.sampler = sampler
+        self.choosable = min(choosable ?? transformer.config.vocabSize, transformer.config.vocabSize)
         cache = transformer.makeCache()
     }
 
     public mutating func feed(_ tokens: [Int32]) throws -> Int32 {
         lastLogits = transformer.forward(tokens: tokens, cache: &cache)
-        return sampler.sample(lastLogits)
+        return sampler.sample(choosable == lastLogits.count ? lastLogits : Array(lastLogits.prefix(choosable)))
     }
 }
 
@@ -50,6 +53,11 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
 
 /// The generation loop shared by every mode: feed the prompt, then feed each chosen token back,
 /// until EOS, `maxTokens`, or the context is full. `onToken` sees each new token as it comes.
+///
+/// With `fixedLength` (secure generation), the loop does not stop early at EOS: it keeps running
+/// forward passes on a dummy token (EOS again) whose results are discarded, so that exactly
+/// `maxTokens` passes run (fewer only when the context fills, which depends on public lengths
+/// alone). The computing parties then learn the prompt length and `maxTokens`, not where the text ended.
 public struct Generator {
     public let maxPositions: Int
     public let vocabularySize: Int
@@ -69,9 +77,9 @@ public struct Generator {
         }
     }
 
-    /// Returns the new tokens (not the prompt) and why generation stopped.
+    /// Returns the new tokens (not the prompt, nothing after EOS) and why generation stopped.
     public func run<P: NextTokenPredictor>(
-        _ predictor: inout P, prompt: [Int32], maxTokens: Int, stopAtEOS: Bool = true,
+        _ predictor: inout P, prompt: [Int32], maxTokens: Int, stopAtEOS: Bool = true, fixedLength: Bool = false,
         onToken: (Int32) throws -> Void = { _ in }
     ) throws -> (tokens: [Int32], stop: StopReason) {
         try validate(prompt: prompt)
@@ -81,10 +89,20 @@ public struct Generator {
         while true {
             generated.append(next)
             try onToken(next)
-            if stopAtEOS, next == eosId { return (generated, .endOfSequence) }
-            if generated.count >= maxTokens { return (generated, .maxTokens) }
-            // The token just chosen goes to position prompt.count + generated.count - 1.
-            if prompt.count + generated.count > maxPositions { return (generated, .contextFull) }
+            let stop: StopReason? = stopAtEOS && next == eosId ? .endOfSequence
+                : generated.count >= maxTokens ? .maxTokens
+                // The token just chosen goes to position prompt.count + generated.count - 1.
+                : prompt.count + generated.count > maxPositions ? .contextFull : nil
+            if let stop {
+                if fixedLength && stop == .endOfSequence {
+                    var passes = generated.count
+                    while passes < maxTokens && prompt.count + passes <= maxPositions {
+                        _ = try predictor.feed([next])
+                        passes += 1
+                    }
+                }
+                return (generated, stop)
+            }
             next = try predictor.feed([next])
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import PumaIO
 
-/// A model directory opened for generation: configuration, Float32 weights and tokenizer.
+/// A model directory opened for generation: configuration, weights (mapped) and tokenizer.
 public struct LlamaModel: Sendable {
     public let directory: URL
     public let configuration: LlamaConfiguration
@@ -19,4 +19,8 @@ public struct LlamaModel: Sendable {
                 reason: "\(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.pieceCount) pieces")
         }
     }
+
+    /// Ids generation may choose: the tokenizer's pieces. A `vocab_size` above the tokenizer's size
+    /// (embeddings padded, e.g. to a multiple of 64) leaves rows no text can come from; they are never chosen.
+    public var choosableTokens: Int { min(configuration.vocabSize, tokenizer.pieceCount) }
 }

@@ -60,7 +60,7 @@ public struct LlamaWeights: Sendable {
         return list.map { (name: $0.0, shape: $0.1) }
     }
 
-    /// Binds every tensor of `checkpoint`. `lm_head.weight` may be absent only when embeddings are tied.
+    /// Binds every tensor of `checkpoint`. With tied embeddings `lm_head.weight` is not used (and may be absent).
     public init(checkpoint: Checkpoint) throws {
         let config = checkpoint.configuration
         let expected = Self.expectedTensors(config)
@@ -88,10 +88,7 @@ public struct LlamaWeights: Sendable {
                 wDown: try map(p + "mlp.down_proj.weight"))
         }
         finalNorm = try load("model.norm.weight")
-        if checkpoint.info("lm_head.weight") == nil && config.tieWordEmbeddings {
-            lmHead = embedding
-        } else {
-            lmHead = try map("lm_head.weight")
-        }
+        // Tied embeddings use the embedding matrix even when an `lm_head.weight` is stored, as Hugging Face does.
+        lmHead = config.tieWordEmbeddings ? embedding : try map("lm_head.weight")
     }
 }

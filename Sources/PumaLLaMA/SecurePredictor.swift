@@ -28,6 +28,8 @@ public final class SecurePredictor: NextTokenPredictor {
     let config: LlamaConfiguration
     let temperature: Double
     let revealLogits: Bool
+    /// Tokens are chosen among ids below this (public: the tokenizer's size when embeddings are padded).
+    let choosable: Int
     /// The client's generator for Gumbel noise.
     var clientRandom: SeededGenerator
     /// What each party keeps in a deployment (bytes): P0 seeds only, P1 and P2 also x2.
@@ -50,9 +52,12 @@ public final class SecurePredictor: NextTokenPredictor {
     ///   - seed: makes the parties' keys and the client's noise reproducible (measurement, not secrecy).
     ///   - temperature: 0 for greedy; otherwise Gumbel-max sampling at this temperature.
     ///   - revealLogits: also open each pass's last logits to the client (for `--mode compare`).
+    ///   - choosable: choose tokens among ids below this (default: the whole vocabulary).
     public init(config: LlamaConfiguration, weights: LlamaWeights, seed: UInt64?, fixedPoint: FixedPoint = .standard,
-                siluMethod: NonLinear.SiLUMethod = .symmetric, temperature: Double = 0, revealLogits: Bool = false) {
+                siluMethod: NonLinear.SiLUMethod = .symmetric, temperature: Double = 0, revealLogits: Bool = false,
+                choosable: Int? = nil) {
         self.config = config
+        self.choosable = min(choosable ?? config.vocabSize, config.vocabSize)
         self.temperature = temperature
         self.revealLogits = revealLogits
         clientRandom = SeededGenerator(seed: seed ?? UInt64.random(in: 0...UInt64.max))
@@ -106,7 +111,7 @@ public final class SecurePredictor: NextTokenPredictor {
         for (r, token) in tokens.enumerated() { onehot[r * vocab + Int(token)] = 1 }
         var noise: [UInt64] = []
         if temperature > 0 {
-            noise = (0..<vocab).map { _ in
+            noise = (0..<choosable).map { _ in
                 let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &clientRandom)
                 return simulation.parties[0].fixedPoint.encode(-Foundation.log(-Foundation.log(u)))
             }
@@ -116,7 +121,7 @@ public final class SecurePredictor: NextTokenPredictor {
         let start = DispatchTime.now().uptimeNanoseconds
         var received: [UInt64] = []
         var logits: [UInt64] = []
-        let options = SecureTransformerParty.Options(temperature: temperature, revealLogits: revealLogits)
+        let options = SecureTransformerParty.Options(temperature: temperature, revealLogits: revealLogits, choosable: choosable)
         let count = tokens.count
         let parties = self.parties
         let reveal = revealLogits

@@ -131,7 +131,7 @@ final class SecureTransformerParty: @unchecked Sendable {
         self.model = model
         self.storage = storage
         self.siluMethod = siluMethod
-        rope = RotaryTables(headDim: config.headDim, positions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        rope = RotaryTables(headDim: config.headDim, theta: config.ropeTheta)
         let empty = ArithmeticShares(first: [], second: [])
         cacheKeys = Array(repeating: empty, count: config.numHiddenLayers)
         cacheValues = cacheKeys
@@ -154,6 +154,8 @@ final class SecureTransformerParty: @unchecked Sendable {
         var temperature: Double = 0
         /// Also open the last position's logits to the client (diagnostics: `--mode compare`).
         var revealLogits = false
+        /// The next token is chosen among ids below this.
+        var choosable: Int
     }
 
     /// Processes `count` new tokens (their one-hot rows come from the client) at the next cache
@@ -208,14 +210,16 @@ final class SecureTransformerParty: @unchecked Sendable {
             p.truncate(p.matmul(normed, weights: model.lmHead, layout: .outputRows, storage: storage, m: 1), bits: f)
         }
         if options.revealLogits { p.scope("output") { p.revealToClient(logits) } }
+        let n = options.choosable
+        if n < vocab { logits = logits.slice(0..<n) }
         // Gumbel-max sampling: the client's secret noise is added to logits / T.
         if options.temperature > 0 {
             logits = p.scope("sample") {
-                let noise = p.input(from: .client, count: vocab)
+                let noise = p.input(from: .client, count: n)
                 return p.add(p.mulPublicFixed(logits, 1 / options.temperature), noise)
             }
         }
-        let (_, index) = p.argmax(logits, rows: 1, cols: vocab)
+        let (_, index) = p.argmax(logits, rows: 1, cols: n)
         p.scope("output") { p.revealToClient(index) }
     }
 
@@ -296,12 +300,12 @@ struct PassLayout {
         func tables(_ headCount: Int, scale: Double) -> RopeTables {
             var out = RopeTables()
             for r in 0..<t {
-                let base = (start + r) * half
+                let (cos, sin) = rope.angles(position: start + r)
                 for h in 0..<headCount {
                     for i in 0..<headDim {
                         out.partner.append((r * headCount + h) * headDim + (i < half ? i + half : i - half))
-                        out.cos.append(fp.encode(Double(rope.cos[base + i % half]) * scale))
-                        out.sin.append(fp.encode((i < half ? -1 : 1) * Double(rope.sin[base + i % half]) * scale))
+                        out.cos.append(fp.encode(Double(cos[i % half]) * scale))
+                        out.sin.append(fp.encode((i < half ? -1 : 1) * Double(sin[i % half]) * scale))
                     }
                 }
             }

@@ -12,7 +12,7 @@ struct AccuracyBench: ParsableCommand {
         abstract: "Max and mean error of each non-linear approximation over a dense grid of its domain."
     )
 
-    @Option(help: "Grid points per function.")
+    @Option(parsing: .unconditional, help: "Grid points per function.")
     var points = 100_001
 
     func validate() throws {
@@ -43,7 +43,7 @@ struct AccuracyBench: ParsableCommand {
             Case(name: "rsqrt (rel.)", domain: 1.0 / 256...4096, logarithmic: true, relative: true,
                  approximate: { NonLinear.rsqrt($0, $1) }, exact: { 1 / $0.squareRoot() }),
         ]
-        print("function              domain                  max error    mean error")
+        try Console.printLine("function              domain                  max error    mean error")
         for c in cases {
             let xs = (0..<points).map { i -> Double in
                 let t = Double(i) / Double(points - 1)
@@ -59,7 +59,7 @@ struct AccuracyBench: ParsableCommand {
                 sum += err
             }
             let domain = String(format: "[%g, %g]", c.domain.lowerBound, c.domain.upperBound)
-            print(c.name.padding(toLength: 22, withPad: " ", startingAt: 0) + domain.padding(toLength: 22, withPad: " ", startingAt: 0)
+            try Console.printLine(c.name.padding(toLength: 22, withPad: " ", startingAt: 0) + domain.padding(toLength: 22, withPad: " ", startingAt: 0)
                 + String(format: "  %11.3e  %11.3e", worst, sum / Double(points)))
         }
     }

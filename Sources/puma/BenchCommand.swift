@@ -18,23 +18,25 @@ struct ProtocolsBench: ParsableCommand {
         abstract: "Per primitive: elements per second in the 3-party simulation, rounds, bytes per element."
     )
 
-    @Option(help: "Elements per primitive (rows for max/argmax and matmul).")
+    @Option(parsing: .unconditional, help: "Elements per primitive (rows for max/argmax and matmul).")
     var elements = 100_000
 
-    @Option(help: "Columns for max/argmax, and the inner/outer size of the matmul ([n×w]·[w×w]).")
+    @Option(parsing: .unconditional, help: "Columns for max/argmax, and the inner/outer size of the matmul ([n×w]·[w×w]).")
     var width = 16
 
-    @Option(help: "Repetitions; the fastest is reported.")
+    @Option(parsing: .unconditional, help: "Repetitions; the fastest is reported.")
     var repeats = 3
 
-    @Option(help: "Seed for the parties' keys (reproducible runs).")
+    @Option(parsing: .unconditional, help: "Seed for the parties' keys (reproducible runs).")
     var seed: UInt64 = 1
 
-    @Option(name: .customLong("json"), help: "Also write the results as JSON to this file.")
+    @Option(name: .customLong("json"), parsing: .unconditional, help: "Also write the results as JSON to this file.")
     var jsonPath: String?
 
     func validate() throws {
+        if let jsonPath { try OutputFile.checkWritable(jsonPath, option: "--json") }
         guard elements > 0, width > 1, repeats > 0 else { throw ValidationError("--elements, --repeats must be positive and --width at least 2") }
+        guard elements >= width else { throw ValidationError("--elements (\(elements)) must be at least --width (\(width))") }
         guard elements <= 50_000_000 / width else { throw ValidationError("--elements × --width must stay below 50,000,000") }
     }
 
@@ -101,9 +103,9 @@ struct ProtocolsBench: ParsableCommand {
             lines.append(r.primitive.padding(toLength: 15, withPad: " ", startingAt: 0)
                 + String(format: " %9d  %8.4f  %11.0f  %7d  %14.1f", r.elements, r.seconds, r.elementsPerSecond, r.rounds, r.bytesPerElement))
         }
-        print(lines.joined(separator: "\n"))
-        standardError("3 parties simulated in one process on \(ProcessInfo.processInfo.activeProcessorCount) cores; "
+        try Console.printLine(lines.joined(separator: "\n"))
+        try Console.line("3 parties simulated in one process on \(ProcessInfo.processInfo.activeProcessorCount) cores; "
             + "max/argmax over rows of \(width); matmul [n×\(width)]·[\(width)×\(width)]; fastest of \(repeats)")
-        if let jsonPath { try writeJSON(rows, to: jsonPath) }
+        if let jsonPath { try OutputFile.writeJSON(rows, to: jsonPath) }
     }
 }

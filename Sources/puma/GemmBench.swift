@@ -15,13 +15,13 @@ struct GemmBench: ParsableCommand {
         abstract: "Ring (Z_2^64) vs Float32 GEMM throughput on the same shapes (GMAC/s and their ratio)."
     )
 
-    @Option(help: "Shapes as MxKxN, comma-separated.")
+    @Option(parsing: .unconditional, help: "Shapes as MxKxN, comma-separated.")
     var shapes = "8x4096x4096,1x4096x11008,8x4096x11008,8x11008x4096"
 
-    @Option(help: "Repetitions per shape; the median is reported.")
+    @Option(parsing: .unconditional, help: "Repetitions per shape; the median is reported.")
     var repeats = 5
 
-    @Option(name: .customLong("json"), help: "Also write the results as JSON to this file.")
+    @Option(name: .customLong("json"), parsing: .unconditional, help: "Also write the results as JSON to this file.")
     var jsonPath: String?
 
     struct Shape: Encodable {
@@ -44,6 +44,7 @@ struct GemmBench: ParsableCommand {
     }
 
     func validate() throws {
+        if let jsonPath { try OutputFile.checkWritable(jsonPath, option: "--json") }
         guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
         _ = try parsedShapes()
     }
@@ -64,13 +65,13 @@ struct GemmBench: ParsableCommand {
             rows.append(Shape(m: m, k: k, n: n, ringGmacs: macs / ring / 1e9, floatGmacs: macs / float / 1e9,
                               ratio: float / ring, ringTiledGmacs: macs / tiled / 1e9, kernel: puma_kernel_level() == 1 ? "avx512" : "portable"))
         }
-        print("    m      k      n   ring GMAC/s   float GMAC/s   ring/float   ring, tiles in L2")
+        try Console.printLine("    m      k      n   ring GMAC/s   float GMAC/s   ring/float   ring, tiles in L2")
         for r in rows {
-            print(String(format: "%5d  %5d  %5d   %11.2f   %12.2f   %10.2f   %17.2f", r.m, r.k, r.n, r.ringGmacs, r.floatGmacs, r.ratio, r.ringTiledGmacs))
+            try Console.printLine(String(format: "%5d  %5d  %5d   %11.2f   %12.2f   %10.2f   %17.2f", r.m, r.k, r.n, r.ringGmacs, r.floatGmacs, r.ratio, r.ringTiledGmacs))
         }
-        standardError("\(ProcessInfo.processInfo.activeProcessorCount) cores, \(rows.first?.kernel ?? "") kernels, median of \(repeats)")
+        try Console.line("\(ProcessInfo.processInfo.activeProcessorCount) cores, \(rows.first?.kernel ?? "") kernels, median of \(repeats)")
         if let jsonPath {
-            try writeJSON(["shapes": rows], to: jsonPath)
+            try OutputFile.writeJSON(["shapes": rows], to: jsonPath)
         }
     }
 
@@ -127,14 +128,4 @@ func timed(_ body: () throws -> Void) rethrows -> Double {
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-
-/// Pretty, sorted, snake_case JSON.
-func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    do { try encoder.encode(value).write(to: URL(fileURLWithPath: path)) } catch {
-        throw ValidationErrorMessage("cannot write \(path): \(error.localizedDescription)")
-    }
 }

@@ -17,19 +17,20 @@ struct GenerateBench: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .customLong("prompt-tokens"), help: "Prompt length in tokens, BOS included.")
+    @Option(name: .customLong("prompt-tokens"), parsing: .unconditional, help: "Prompt length in tokens, BOS included.")
     var promptTokens = 8
 
-    @Option(name: .customLong("new-tokens"), help: "Tokens to generate (one secure forward pass each).")
+    @Option(name: .customLong("new-tokens"), parsing: .unconditional, help: "Tokens to generate (one secure forward pass each).")
     var newTokens = 2
 
-    @Option(help: "Seed of the parties' keys (a measurement setting, not a private one).")
+    @Option(parsing: .unconditional, help: "Seed of the parties' keys (a measurement setting, not a private one).")
     var seed: UInt64 = 1
 
-    @Option(name: .customLong("json"), help: "Also write the results as JSON to this file.")
+    @Option(name: .customLong("json"), parsing: .unconditional, help: "Also write the results as JSON to this file.")
     var jsonPath: String?
 
     func validate() throws {
+        if let jsonPath { try OutputFile.checkWritable(jsonPath, option: "--json") }
         guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be at least 1 (BOS)") }
         guard newTokens >= 1 else { throw ValidationError("--new-tokens must be at least 1") }
     }
@@ -103,8 +104,8 @@ struct GenerateBench: ParsableCommand {
                             secureSeconds, plainSeconds, result.ratio, Double(result.peakRssBytes ?? 0) / 1e9))
         lines.append("weights stored per party in a deployment: "
             + secure.storedBytes.enumerated().map { "P\($0.offset) \(InspectCommand.bytes($0.element))" }.joined(separator: ", "))
-        print(lines.joined(separator: "\n"))
-        if let jsonPath { try writeJSON(result, to: jsonPath) }
+        try Console.printLine(lines.joined(separator: "\n"))
+        if let jsonPath { try OutputFile.writeJSON(result, to: jsonPath) }
     }
 
     /// BOS and then `tokens − 1` ids of a fixed English text (repeated if it is too short).

@@ -26,40 +26,46 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "The prompt text (may be empty: generation then starts from BOS alone).")
+    @Option(parsing: .unconditional, help: "The prompt text (may be empty: generation then starts from BOS alone).")
     var prompt: String
 
-    @Option(name: .customLong("max-tokens"), help: "Maximum number of new tokens.")
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Maximum number of new tokens.")
     var maxTokens = 32
 
-    @Option(help: "Where inference runs: \(InferenceMode.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(parsing: .unconditional, help: "Where inference runs: \(InferenceMode.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mode: InferenceMode = .secure
 
-    @Option(help: "Sampling temperature; 0 means greedy decoding (secure mode samples by Gumbel-max).")
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 means greedy decoding (secure mode samples by Gumbel-max).")
     var temperature: Float = 0
 
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (plain mode only).")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Nucleus sampling mass (plain mode only).")
     var topP: Float = 1
 
-    @Option(help: "Seed for sampling and, in secure mode, the parties' randomness: reproducible runs, not private ones.")
+    @Option(parsing: .unconditional, help: "Seed for sampling and, in secure mode, the parties' randomness: reproducible runs, not private ones.")
     var seed: UInt64?
 
-    @Option(help: "SiLU approximation in secure mode: \(NonLinear.SiLUMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(parsing: .unconditional, help: "SiLU approximation in secure mode: \(NonLinear.SiLUMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var silu: NonLinear.SiLUMethod = .symmetric
 
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after the end-of-sequence token.")
     var ignoreEOS = false
 
-    @Option(name: .customLong("report-json"), help: "Write a machine-readable report of the run to this file.")
+    @Flag(name: .customLong("early-stop"),
+          help: "Secure modes: stop the passes at EOS instead of running all --max-tokens of them (tells the computing parties how long the output is).")
+    var earlyStop = false
+
+    @Option(name: .customLong("report-json"), parsing: .unconditional, help: "Write a machine-readable report of the run to this file.")
     var reportJSON: String?
 
     func validate() throws {
+        if let reportJSON { try OutputFile.checkWritable(reportJSON, option: "--report-json") }
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be a finite number ≥ 0") }
         guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must lie in (0, 1]") }
         if mode != .plain && topP < 1 {
             throw ValidationError("--top-p is only available with --mode plain (secure sampling is Gumbel-max over the whole vocabulary)")
         }
+        if mode == .plain && earlyStop { throw ValidationError("--early-stop applies to the secure modes (plain generation always stops at EOS)") }
         if mode == .compare && temperature > 0 {
             throw ValidationError("--mode compare is greedy only (drop --temperature)")
         }
@@ -78,12 +84,13 @@ struct GenerateCommand: ParsableCommand {
         let method: SamplingMethod = temperature == 0 ? .greedy : .temperature(temperature, topP: topP)
         func plainPredictor() -> PlainPredictor {
             PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights),
-                           sampler: Sampler(method: method, seed: runSeed))
+                           sampler: Sampler(method: method, seed: runSeed), choosable: model.choosableTokens)
         }
         let progress = TerminalProgress(label: "secure pass", afterText: isatty(1) != 0)
         func securePredictor(revealLogits: Bool) -> SecurePredictor {
             let predictor = SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu,
-                                            temperature: Double(temperature), revealLogits: revealLogits)
+                                            temperature: Double(temperature), revealLogits: revealLogits,
+                                            choosable: model.choosableTokens)
             let layers = config.numHiddenLayers
             // Only models whose passes take a while get a layer counter (it would flicker otherwise).
             if config.parameterCount > 100_000_000 {
@@ -93,8 +100,7 @@ struct GenerateCommand: ParsableCommand {
         }
 
         var stream = StreamingDetokenizer(tokenizer: tokenizer)
-        let output = FileHandle.standardOutput
-        let emit: (Int32) throws -> Void = { token in output.write(Data(try stream.append([token]).utf8)) }
+        let emit: (Int32) throws -> Void = { token in try Console.out(try stream.append([token])) }
         var secure: SecurePredictor?
         var comparison: GenerationReport.Comparison?
         let result: (tokens: [Int32], stop: StopReason)
@@ -102,23 +108,23 @@ struct GenerateCommand: ParsableCommand {
         switch mode {
         case .plain:
             var predictor = plainPredictor()
-            output.write(Data(try stream.append(promptIds).utf8))
+            try Console.out(try stream.append(promptIds))
             generationStart = Date()
             result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, onToken: emit)
         case .secure:
             var predictor = securePredictor(revealLogits: false)
             secure = predictor
-            output.write(Data(try stream.append(promptIds).utf8))
+            try Console.out(try stream.append(promptIds))
             generationStart = Date()
-            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, onToken: emit)
+            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, fixedLength: !earlyStop, onToken: emit)
         case .compare:
             var reference = plainPredictor()
             let plainResult = try generator.run(&reference, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS)
             var predictor = ComparingPredictor(secure: securePredictor(revealLogits: true), plain: plainPredictor())
             secure = predictor.secure
-            output.write(Data(try stream.append(promptIds).utf8))
+            try Console.out(try stream.append(promptIds))
             generationStart = Date()
-            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, onToken: emit)
+            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, fixedLength: !earlyStop, onToken: emit)
             let common = min(plainResult.tokens.count, result.tokens.count)
             let divergence = (0..<common).first { plainResult.tokens[$0] != result.tokens[$0] }
                 ?? (plainResult.tokens.count == result.tokens.count ? nil : min(plainResult.tokens.count, result.tokens.count))
@@ -126,19 +132,20 @@ struct GenerateCommand: ParsableCommand {
                                firstDivergence: divergence, maxLogitError: Double(predictor.logitErrors.max() ?? 0),
                                logitErrors: predictor.logitErrors.map(Double.init))
         }
-        output.write(Data((try stream.finish() + "\n").utf8))
+        try Console.out(try stream.finish() + "\n")
         let finished = Date()
 
         let seconds = finished.timeIntervalSince(generationStart)
         let rate = seconds > 0 ? Double(result.tokens.count) / seconds : 0
-        standardError("\(mode.rawValue): \(promptIds.count) prompt tokens, \(result.tokens.count) generated in "
-            + String(format: "%.3f s (%.2f tokens/s), stop: %@", seconds, rate, result.stop.rawValue))
+        try Console.line("\(mode.rawValue): \(promptIds.count) prompt tokens, \(result.tokens.count) generated in "
+            + String(format: "%.3f s (%.2f tokens/s), stop: %@", seconds, rate, result.stop.rawValue)
+            + (secure.map { ", \($0.passes.count) secure passes" } ?? ""))
         if let comparison {
-            standardError("plain:  \(comparison.plainText)")
-            standardError(comparison.firstDivergence.map { "first divergence at new token \($0)" } ?? "no divergence: secure and plain tokens are identical")
-            standardError(String(format: "max |secure logit − plain logit| = %.5f", comparison.maxLogitError))
+            try Console.line("plain:  \(comparison.plainText)")
+            try Console.line(comparison.firstDivergence.map { "first divergence at new token \($0)" } ?? "no divergence: secure and plain tokens are identical")
+            try Console.line(String(format: "max |secure logit − plain logit| = %.5f", comparison.maxLogitError))
         }
-        if let secure { standardError(CostTable(predictor: secure).render()) }
+        if let secure { try Console.line(CostTable(predictor: secure).render()) }
 
         if let reportJSON {
             let ids = promptIds + result.tokens
@@ -149,12 +156,7 @@ struct GenerateCommand: ParsableCommand {
                 total: .init(wallSeconds: finished.timeIntervalSince(started), generationSeconds: seconds),
                 peakRssBytes: ProcessMemory.peakResidentBytes(), compare: comparison)
             if let secure { report.addCosts(secure) }
-            try report.write(to: URL(fileURLWithPath: reportJSON))
+            try OutputFile.writeJSON(report, to: reportJSON)
         }
     }
-}
-
-/// Writes one line to stderr.
-func standardError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -91,15 +91,6 @@ struct GenerationReport: Encodable {
         ops = OpReport.all(secure)
         modeledSeconds = Dictionary(uniqueKeysWithValues: [NetworkModel.lan, .wan].map { ($0.name, secure.modeledSeconds($0)) })
     }
-
-    func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        do { try encoder.encode(self).write(to: url) } catch {
-            throw ValidationErrorMessage("cannot write the report \(url.path): \(error.localizedDescription)")
-        }
-    }
 }
 
 /// A plain one-line error for the CLI.

@@ -32,6 +32,15 @@ struct InspectCommand: ParsableCommand {
         lines.append("tensors \(infos.count) (" + dtypes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
         lines.append("parameters \(infos.reduce(0) { $0 + $1.elementCount }) stored, \(c.parameterCount) used by the transformer")
         lines.append("tokenizer \(tokenizer.pieceCount) pieces (bos \(tokenizer.bosId), eos \(tokenizer.eosId), unk \(tokenizer.unkId))")
+        if tokenizer.pieceCount < c.vocabSize {
+            lines.append("vocab_size \(c.vocabSize) exceeds the tokenizer's \(tokenizer.pieceCount) pieces (padded embeddings): "
+                + "ids \(tokenizer.pieceCount)…\(c.vocabSize - 1) are never generated")
+        } else if tokenizer.pieceCount > c.vocabSize {
+            lines.append("warning: the tokenizer has more pieces than vocab_size \(c.vocabSize): generation refuses this model")
+        }
+        if c.tieWordEmbeddings && checkpoint.info("lm_head.weight") != nil {
+            lines.append("lm_head.weight is stored but unused: tie_word_embeddings makes the output head the embedding matrix")
+        }
         // What each party keeps of the secret-shared weights in a deployment (see `WeightSharing`).
         let shared = SecurePredictor.sharedParameters(c)
         let keeps = ["the seeds c0, c1 only", "the seed c1 and x2", "the seed c0 and x2"]
@@ -39,7 +48,7 @@ struct InspectCommand: ParsableCommand {
             let bytes = WeightSharing.storedBytes(party: party, parameters: shared)
             lines.append("P\(party) stores \(Self.bytes(bytes)) (\(keeps[party]))")
         }
-        print(lines.joined(separator: "\n"))
+        try Console.printLine(lines.joined(separator: "\n"))
     }
 
     /// "32 B", "53.9 GB".

@@ -12,19 +12,19 @@ struct MakeModelCommand: ParsableCommand {
         abstract: "Write a random-weight LLaMA checkpoint (F16, sharded, Hugging Face layout) for benchmarks."
     )
 
-    @Option(help: "Shape: \(SyntheticCheckpoint.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(parsing: .unconditional, help: "Shape: \(SyntheticCheckpoint.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset: SyntheticCheckpoint.Preset
 
-    @Option(help: "Number of layers (default: the preset's).")
+    @Option(parsing: .unconditional, help: "Number of layers (default: the preset's).")
     var layers: Int?
 
-    @Option(help: "Output directory.")
+    @Option(parsing: .unconditional, help: "Output directory.")
     var out: String
 
-    @Option(help: "SentencePiece tokenizer.model to copy in (e.g. ../shared/models/llama2-tokenizer/tokenizer.model).")
+    @Option(parsing: .unconditional, help: "SentencePiece tokenizer.model to copy in (e.g. ../shared/models/llama2-tokenizer/tokenizer.model).")
     var tokenizer: String
 
-    @Option(help: "Seed of the random weights.")
+    @Option(parsing: .unconditional, help: "Seed of the random weights.")
     var seed: UInt64 = 1
 
     func validate() throws {
@@ -45,6 +45,6 @@ struct MakeModelCommand: ParsableCommand {
             throw ValidationErrorMessage("cannot write the checkpoint to \(out): \(error.localizedDescription)")
         }
         progress.finish()
-        standardError("wrote \(out): \(preset.rawValue), \(config.numHiddenLayers) layers, \(config.parameterCount) parameters (F16)")
+        try Console.line("wrote \(out): \(preset.rawValue), \(config.numHiddenLayers) layers, \(config.parameterCount) parameters (F16)")
     }
 }

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Puma: ParsableCommand {
@@ -8,4 +11,10 @@ struct Puma: ParsableCommand {
         subcommands: [GenerateCommand.self, InspectCommand.self, BenchCommand.self, MakeModelCommand.self],
         defaultSubcommand: GenerateCommand.self
     )
+
+    static func main() {
+        // A reader that goes away (`puma … | head`) then shows as EPIPE, reported by `Console`.
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }

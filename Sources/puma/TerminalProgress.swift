@@ -41,7 +41,8 @@ final class TerminalProgress: @unchecked Sendable {
         write(afterText ? "\u{1B}[K\u{1B}7 [\(note)]\u{1B}8" : "\r\(note)\u{1B}[K")
     }
 
+    /// Progress is a courtesy: a terminal that cannot take it does not stop the run.
     private func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        try? Console.err(text)
     }
 }

@@ -14,16 +14,17 @@ struct PumaProcess {
     let stdout: String
     let stderr: String
 
-    init(_ arguments: [String]) throws {
+    /// Runs `puma arguments`; stdout goes to `stdoutPath` instead of a pipe when given.
+    init(_ arguments: [String], stdoutPath: String? = nil) throws {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
         process.currentDirectoryURL = Fixtures.packageRoot
         let out = Pipe(), err = Pipe()
-        process.standardOutput = out
+        process.standardOutput = try stdoutPath.map { path in try FileHandle(forWritingTo: URL(fileURLWithPath: path)) } ?? out
         process.standardError = err
         try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = stdoutPath == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         status = process.terminationStatus
@@ -76,6 +77,38 @@ struct CLITests {
             try expectFailure(["generate", "--model", dir.path, "--prompt", "Once upon a time there was a girl"],
                               "the prompt is 11 tokens (with BOS) but the model's context holds 8 positions")
         }
+    }
+
+    @Test("hostile input: non-regular files, unwritable outputs, negative and empty options — one line each, non-zero exit")
+    func hostileInput() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("M")
+        try FileManager.default.copyItem(at: Fixtures.embeddedModel, to: model)
+        let tokenizer = model.appendingPathComponent("tokenizer.model")
+        try FileManager.default.removeItem(at: tokenizer)
+        try FileManager.default.createDirectory(at: tokenizer, withIntermediateDirectories: false)
+        try expectFailure(["generate", "--model", model.path, "--prompt", "x"], "\(tokenizer.path) is a directory, not a regular file")
+        try FileManager.default.removeItem(at: tokenizer)
+        try FileManager.default.createSymbolicLink(atPath: tokenizer.path, withDestinationPath: "/dev/zero")
+        try expectFailure(["inspect", "--model", model.path], "\(tokenizer.path) is a device, not a regular file")
+        try FileManager.default.removeItem(at: tokenizer)
+        #expect(mkfifo(tokenizer.path, 0o600) == 0)
+        try expectFailure(["generate", "--model", model.path, "--prompt", "x"], "\(tokenizer.path) is a FIFO, not a regular file")
+        try FileManager.default.removeItem(at: tokenizer)
+        try Data("garbage".utf8).write(to: tokenizer)
+        try expectFailure(["generate", "--model", model.path, "--prompt", "x"], "not a valid SentencePiece model")
+
+        let full = try PumaProcess(["inspect"], stdoutPath: "/dev/full")
+        #expect(full.status != 0)
+        #expect(full.stderr == "Error: cannot write to stdout: No space left on device\n", "\(full.stderr)")
+        try expectFailure(["bench", "protocols", "--elements", "4"], "--elements (4) must be at least --width (16)")
+        try expectFailure(["generate", "--prompt", "x", "--temperature", "-1"], "--temperature must be a finite number ≥ 0")
+        try expectFailure(["generate", "--prompt", "x", "--max-tokens", "-3"], "--max-tokens must be ≥ 0")
+        try expectFailure(["generate", "--model", "", "--prompt", "x"], "--model must name a model directory, got an empty path")
+        try expectFailure(["generate", "--prompt", "x", "--report-json", "/nonexistent/r.json"], "--report-json: the directory /nonexistent does not exist")
+        try expectFailure(["generate", "--prompt", "x", "--report-json", dir.path], "--report-json must name a file")
+        try expectFailure(["generate", "--prompt", "x", "--mode", "plain", "--early-stop"], "--early-stop applies to the secure modes")
     }
 
     @Test("generate streams decode(ids) to stdout and writes the JSON report",

@@ -58,7 +58,14 @@ struct CheckpointTests {
         #expect(corruptReason(short)?.contains("shorter than the 8-byte header length") == true)
 
         let tooLong = try rawFile("{}", dataBytes: 0, headerLength: 1000, in: dir)
-        #expect(corruptReason(tooLong)?.contains("header length 1000 exceeds the file size") == true)
+        #expect(corruptReason(tooLong)?.contains("header length 1000 does not fit after the 8-byte length field in a file of 10 bytes") == true)
+        // A header length equal to the file size: the same wording, not "exceeds".
+        let equal = try rawFile("{}", dataBytes: 0, headerLength: 10, in: dir)
+        #expect(corruptReason(equal)?.contains("header length 10 does not fit after the 8-byte length field in a file of 10 bytes") == true)
+        let huge = try rawFile("{}", dataBytes: 0, headerLength: 1 << 62, in: dir)
+        #expect(corruptReason(huge)?.contains("above the format's limit") == true)
+        let reversed = try rawFile(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}"#, dataBytes: 8, in: dir)
+        #expect(corruptReason(reversed)?.contains("data_offsets [8, 4] are reversed") == true)
 
         let notJSON = try rawFile("{not json", dataBytes: 0, in: dir)
         #expect(corruptReason(notJSON) == "header is not a JSON object")

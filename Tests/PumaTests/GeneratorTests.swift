@@ -31,6 +31,18 @@ struct GeneratorTests {
         #expect(try generator.run(&z, prompt: [1], maxTokens: 0).tokens.isEmpty)
     }
 
+    @Test("fixed length: after EOS, dummy passes run until max tokens (or the context is full); the text still ends at EOS")
+    func fixedLength() throws {
+        var p = ScriptedPredictor(script: [5, 2, 7, 8, 9, 9])
+        let r = try generator.run(&p, prompt: [1, 9], maxTokens: 5, fixedLength: true)
+        #expect(r.tokens == [5, 2] && r.stop == .endOfSequence)
+        #expect(p.fed == [1, 9, 5, 2, 2, 2])   // 5 passes: the prompt, 5, then EOS three times
+        // The context (8 positions) ends the dummy passes as it would end real ones.
+        var q = ScriptedPredictor(script: [2, 3, 3, 3, 3, 3, 3, 3])
+        _ = try generator.run(&q, prompt: [1, 9, 9, 9, 9, 9], maxTokens: 10, fixedLength: true)
+        #expect(q.fed.count == 8)
+    }
+
     @Test("never feeds a position beyond the context; refuses prompts longer than it")
     func context() throws {
         var p = ScriptedPredictor(script: Array(repeating: 4, count: 20))

@@ -60,6 +60,51 @@ struct SecureTransformerTests {
         #expect(passes[0].bytesSent > decode.map(\.bytesSent).max()!)
     }
 
+    @Test("secure generation runs exactly max-tokens passes when EOS comes early, and stops early only when asked")
+    func fixedPassCount() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TinyModel.write(to: dir, dtype: .f32, seed: 21)
+        let checkpoint = try Checkpoint(directory: dir)
+        let weights = try LlamaWeights(checkpoint: checkpoint)
+        let c = checkpoint.configuration
+        // Make the model's first greedy token the end of sequence: it then emits EOS at once.
+        var plain = PlainPredictor(transformer: PlainTransformer(config: c, weights: weights), sampler: Sampler(method: .greedy, seed: 0))
+        let prompt: [Int32] = [1, 7, 3]
+        let first = try plain.feed(prompt)
+        let generator = Generator(maxPositions: c.maxPositionEmbeddings, vocabularySize: c.vocabSize, eosId: first)
+        var fixed = SecurePredictor(config: c, weights: weights, seed: 4)
+        let result = try generator.run(&fixed, prompt: prompt, maxTokens: 6, fixedLength: true)
+        #expect(result.tokens == [first] && result.stop == .endOfSequence)
+        #expect(fixed.passes.count == 6)
+        var early = SecurePredictor(config: c, weights: weights, seed: 4)
+        _ = try generator.run(&early, prompt: prompt, maxTokens: 6, fixedLength: false)
+        #expect(early.passes.count == 1)
+    }
+
+    @Test("a vocabulary padded beyond the tokenizer: ids past the tokenizer are never chosen, in either mode")
+    func paddedVocabulary() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TinyModel.write(to: dir, dtype: .f32, seed: 22)
+        let checkpoint = try Checkpoint(directory: dir)
+        let weights = try LlamaWeights(checkpoint: checkpoint)
+        let c = checkpoint.configuration
+        // Where the unrestricted argmax picks id a ≥ 1, pretend the tokenizer has only a pieces.
+        var unrestricted = PlainPredictor(transformer: PlainTransformer(config: c, weights: weights), sampler: Sampler(method: .greedy, seed: 0))
+        let prompt: [Int32] = [1, 5]
+        let a = try unrestricted.feed(prompt)
+        try #require(a >= 1, "this seed's first choice is id 0; pick another seed")
+        let expected = Int32(FloatKernels.argmax(Array(unrestricted.lastLogits.prefix(Int(a)))))
+        var plain = PlainPredictor(transformer: PlainTransformer(config: c, weights: weights), sampler: Sampler(method: .greedy, seed: 0),
+                                   choosable: Int(a))
+        #expect(try plain.feed(prompt) == expected)
+        var secure = SecurePredictor(config: c, weights: weights, seed: 3, choosable: Int(a))
+        #expect(try secure.feed(prompt) == expected)
+        var sampled = SecurePredictor(config: c, weights: weights, seed: 3, temperature: 2, choosable: Int(a))
+        #expect(try (0..<4).map { _ in try sampled.feed([4]) }.allSatisfy { $0 < a })
+    }
+
     @Test("Gumbel-max sampling: reproducible with a seed, varied across seeds, only tokens opened")
     func sampling() throws {
         let model = try LlamaModel(directory: Fixtures.embeddedModel)

@@ -76,6 +76,10 @@ void puma_encode_fixed_minus(const void *src, puma_dtype dtype, size_t count, in
 /// Asks for `bytes` at `p` to be brought into cache (L2) ahead of use; no effect on results.
 void puma_prefetch(const void *p, size_t bytes);
 
+/// Index of the first element that is NaN, ±Inf or of magnitude ≥ 2^16 (more than fixed point can
+/// carry through a product with activations), or −1 when every element is in range.
+ptrdiff_t puma_first_out_of_range(const void *src, puma_dtype dtype, size_t count);
+
 /// Synthetic weights: `count` binary16 values ≈ N(0, deviation²) (Irwin–Hall sum of four 16-bit
 /// uniforms) from words [offset, offset + count) of the seekable AES-CTR stream `stream`.
 void puma_random_normal_f16(const puma_aes128_schedule *schedule, uint64_t stream, uint64_t offset, size_t count,
