@@ -15,17 +15,27 @@ public final class Simulation: @unchecked Sendable {
     /// The owner's input seeds c0, c1 (also the seeds of its weight shares).
     private let ownerSeeds: [AESCounterPRG]
 
+    /// The seven keys, in order: the PRSS keys K_0, K_1, K_2 (K_j held by P_j and P_{j−1}), the
+    /// client's seeds c0, c1, the owner's seeds c0, c1.
+    public static let keyCount = 7
+
     /// - Parameter recordDeliveries: keep every delivered message (see `InMemoryNetwork`).
-    public init(seed: UInt64? = nil, fixedPoint: FixedPoint = .standard, recordDeliveries: Bool = false) {
+    public convenience init(seed: UInt64? = nil, fixedPoint: FixedPoint = .standard, recordDeliveries: Bool = false) {
+        self.init(keySeeds: seed.map { s in (0..<Self.keyCount).map { _ in s } }, fixedPoint: fixedPoint, recordDeliveries: recordDeliveries)
+    }
+
+    /// - Parameter keySeeds: one seed per key (see `keyCount`), key j drawn as stream j + 1 of its
+    ///   seed; nil for keys from the system RNG. Tests of a party's view fix the keys it holds and
+    ///   vary the ones it lacks.
+    public init(keySeeds: [UInt64]?, fixedPoint: FixedPoint = .standard, recordDeliveries: Bool = false) {
+        precondition(keySeeds == nil || keySeeds!.count == Self.keyCount, "one seed per key")
         network = InMemoryNetwork(recordDeliveries: recordDeliveries)
-        var counter: UInt64 = 0
-        func key() -> AESCounterPRG {
-            counter += 1
-            if let seed { return AESCounterPRG(seed: seed, stream: counter) }
+        func key(_ j: Int) -> AESCounterPRG {
+            if let keySeeds { return AESCounterPRG(seed: keySeeds[j], stream: UInt64(j + 1)) }
             return AESCounterPRG(key: AESCounterPRG.randomKey())
         }
-        let k = (0..<3).map { _ in key() }  // K_j, held by P_j and P_{j−1}
-        let clientSeeds = [key(), key()], ownerSeeds = [key(), key()]
+        let k = (0..<3).map(key)  // K_j, held by P_j and P_{j−1}
+        let clientSeeds = [key(3), key(4)], ownerSeeds = [key(5), key(6)]
         func dealerStreams(for i: Int) -> [Endpoint: [Int: AESCounterPRG]] {
             var out: [Endpoint: [Int: AESCounterPRG]] = [.client: [:], .owner: [:]]
             for j in Self.dealerSeeds(heldBy: i) {

@@ -64,25 +64,34 @@ public final class InMemoryNetwork: @unchecked Sendable {
 
     private let lock = NSLock()
     private var mailboxes: [[Endpoint]: Mailbox] = [:]
-    private var recording: [Endpoint: [UInt64]]?
+    private var recording: [Endpoint: [Delivery]]?
 
-    /// - Parameter recordDeliveries: keep a copy of every message each endpoint receives, for tests
-    ///   of what a party's view looks like (`delivered(to:)`).
+    /// One message as its receiver took it.
+    public struct Delivery: Sendable, Equatable {
+        public let from: Endpoint
+        public let words: [UInt64]
+    }
+
+    /// - Parameter recordDeliveries: keep a copy of every message each endpoint receives, in the
+    ///   order it received them, for tests of what a party's view is (`deliveries(to:)`).
     public init(recordDeliveries: Bool = false) {
         recording = recordDeliveries ? [:] : nil
     }
 
-    /// Everything delivered to `endpoint` so far, concatenated (empty unless recording).
-    public func delivered(to endpoint: Endpoint) -> [UInt64] {
+    /// Every message delivered to `endpoint` so far, in its receive order (empty unless recording).
+    public func deliveries(to endpoint: Endpoint) -> [Delivery] {
         lock.lock()
         defer { lock.unlock() }
         return recording?[endpoint] ?? []
     }
 
-    func record(_ words: [UInt64], to endpoint: Endpoint) {
+    /// Everything delivered to `endpoint` so far, concatenated (empty unless recording).
+    public func delivered(to endpoint: Endpoint) -> [UInt64] { deliveries(to: endpoint).flatMap(\.words) }
+
+    func record(_ words: [UInt64], from: Endpoint, to endpoint: Endpoint) {
         lock.lock()
         defer { lock.unlock() }
-        if recording != nil { recording![endpoint, default: []] += words }
+        if recording != nil { recording![endpoint, default: []].append(Delivery(from: from, words: words)) }
     }
 
     func mailbox(from: Endpoint, to: Endpoint) -> Mailbox {
@@ -103,7 +112,7 @@ public final class InMemoryNetwork: @unchecked Sendable {
         func send(_ words: [UInt64], to: Endpoint) { network.mailbox(from: local, to: to).put(words) }
         func receive(from: Endpoint) -> [UInt64] {
             let words = network.mailbox(from: from, to: local).take()
-            network.record(words, to: local)
+            network.record(words, from: from, to: local)
             return words
         }
     }
