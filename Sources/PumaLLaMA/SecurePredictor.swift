@@ -31,7 +31,7 @@ public final class SecurePredictor: NextTokenPredictor {
     /// Tokens are chosen among ids below this (public: the tokenizer's size when embeddings are padded).
     let choosable: Int
     /// The client's generator for Gumbel noise.
-    var clientRandom: SeededGenerator
+    var clientRandom: ClientRandom
     /// What each party keeps in a deployment (bytes): P0 seeds only, P1 and P2 also x2.
     public let storedBytes: [Int]
     /// Reports layers done during a pass (P0's thread), for progress display.
@@ -53,15 +53,16 @@ public final class SecurePredictor: NextTokenPredictor {
     ///   - temperature: 0 for greedy; otherwise Gumbel-max sampling at this temperature.
     ///   - revealLogits: also open each pass's last logits to the client (for `--mode compare`).
     ///   - choosable: choose tokens among ids below this (default: the whole vocabulary).
+    ///   - recordDeliveries: keep every message each endpoint receives (`simulation.network`), for tests.
     public init(config: LlamaConfiguration, weights: LlamaWeights, seed: UInt64?, fixedPoint: FixedPoint = .standard,
                 siluMethod: NonLinear.SiLUMethod = .symmetric, temperature: Double = 0, revealLogits: Bool = false,
-                choosable: Int? = nil) {
+                choosable: Int? = nil, recordDeliveries: Bool = false) {
         self.config = config
         self.choosable = min(choosable ?? config.vocabSize, config.vocabSize)
         self.temperature = temperature
         self.revealLogits = revealLogits
-        clientRandom = SeededGenerator(seed: seed ?? UInt64.random(in: 0...UInt64.max))
-        let simulation = Simulation(seed: seed, fixedPoint: fixedPoint)
+        clientRandom = ClientRandom(seed: seed)
+        let simulation = Simulation(seed: seed, fixedPoint: fixedPoint, recordDeliveries: recordDeliveries)
         self.simulation = simulation
         let owner = OwnerWeights(weights: weights, config: config, fixedPoint: fixedPoint)
         let storage = simulation.weightStorage(source: owner)
@@ -111,10 +112,7 @@ public final class SecurePredictor: NextTokenPredictor {
         for (r, token) in tokens.enumerated() { onehot[r * vocab + Int(token)] = 1 }
         var noise: [UInt64] = []
         if temperature > 0 {
-            noise = (0..<choosable).map { _ in
-                let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &clientRandom)
-                return simulation.parties[0].fixedPoint.encode(-Foundation.log(-Foundation.log(u)))
-            }
+            noise = GumbelMax.noise(count: choosable, fixedPoint: simulation.parties[0].fixedPoint, using: &clientRandom)
         }
         let before = simulation.report
         let opsBefore = before.byScope(depth: 1)
@@ -147,5 +145,34 @@ public final class SecurePredictor: NextTokenPredictor {
         let token = Int32(truncatingIfNeeded: received[0])
         guard token >= 0, Int(token) < vocab else { throw GenerationError.invalidTokenId(token, vocabulary: vocab) }
         return token
+    }
+}
+
+/// The client's randomness for Gumbel noise: the system's cryptographic generator (getrandom), or,
+/// with a seed, a reproducible one (a measurement setting: the noise is then predictable).
+struct ClientRandom: RandomNumberGenerator {
+    private var seeded: SeededGenerator?
+    private var system = SystemRandomNumberGenerator()
+
+    init(seed: UInt64?) { seeded = seed.map(SeededGenerator.init) }
+
+    mutating func next() -> UInt64 { seeded?.next() ?? system.next() }
+}
+
+/// Gumbel-max sampling inside the engine: argmax(logits/T + g) with g_i = −log(−log u_i), u_i
+/// uniform in (0, 1), is distributed as softmax(logits/T) (Gumbel 1954; the usual "Gumbel-max
+/// trick"). The client draws and secret-shares g, so only the chosen index is ever opened.
+public enum GumbelMax {
+    /// `count` fixed-point Gumbel(0, 1) samples.
+    public static func noise<R: RandomNumberGenerator>(count: Int, fixedPoint: FixedPoint, using random: inout R) -> [UInt64] {
+        (0..<count).map { _ in
+            let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &random)
+            return fixedPoint.encode(-Foundation.log(-Foundation.log(u)))
+        }
+    }
+
+    /// logits/T + noise on shares: a public product and a truncation (2 rounds), then the caller's argmax.
+    public static func perturb(_ p: Party, logits: ArithmeticShares, noise: ArithmeticShares, temperature: Double) -> ArithmeticShares {
+        p.add(p.mulPublicFixed(logits, 1 / temperature), noise)
     }
 }

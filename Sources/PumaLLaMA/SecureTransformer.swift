@@ -216,7 +216,7 @@ final class SecureTransformerParty: @unchecked Sendable {
         if options.temperature > 0 {
             logits = p.scope("sample") {
                 let noise = p.input(from: .client, count: n)
-                return p.add(p.mulPublicFixed(logits, 1 / options.temperature), noise)
+                return GumbelMax.perturb(p, logits: logits, noise: noise, temperature: options.temperature)
             }
         }
         let (_, index) = p.argmax(logits, rows: 1, cols: n)

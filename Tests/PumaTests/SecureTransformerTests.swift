@@ -105,7 +105,7 @@ struct SecureTransformerTests {
         #expect(try (0..<4).map { _ in try sampled.feed([4]) }.allSatisfy { $0 < a })
     }
 
-    @Test("Gumbel-max sampling: reproducible with a seed, varied across seeds, only tokens opened")
+    @Test("Gumbel-max sampling: reproducible with a seed, varied across seeds")
     func sampling() throws {
         let model = try LlamaModel(directory: Fixtures.embeddedModel)
         let generator = Generator(maxPositions: 256, vocabularySize: model.configuration.vocabSize, eosId: 2)
