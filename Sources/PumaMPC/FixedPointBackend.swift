@@ -29,6 +29,8 @@ public protocol FixedPointBackend {
     /// Ring product, no truncation.
     func mul(_ x: Value, _ y: Value) -> Value
     func square(_ x: Value) -> Value
+    /// Σ x² per group of `groupSize` consecutive elements, no truncation.
+    func sumOfSquares(_ x: Value, groupSize: Int) -> Value
     func matmul(_ x: Value, _ y: Value, m: Int, k: Int, n: Int, transposeY: Bool) -> Value
     /// Division by 2^bits: floor in the clear; floor or floor + 1 on shares.
     func truncate(_ x: Value, bits: Int) -> Value
@@ -120,6 +122,7 @@ public struct CleartextBackend: FixedPointBackend {
 
     public func mul(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.mul(x, y) }
     public func square(_ x: [UInt64]) -> [UInt64] { Words.mul(x, x) }
+    public func sumOfSquares(_ x: [UInt64], groupSize: Int) -> [UInt64] { sumGroups(square(x), groupSize: groupSize) }
     public func matmul(_ x: [UInt64], _ y: [UInt64], m: Int, k: Int, n: Int, transposeY: Bool) -> [UInt64] {
         RingMatrix.multiply(x, y, m: m, k: k, n: n, transposeB: transposeY)
     }

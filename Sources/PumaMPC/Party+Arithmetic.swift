@@ -82,6 +82,26 @@ extension Party {
         }
     }
 
+    /// Σ x² over consecutive groups of `groupSize` elements ([rows × groupSize] → [rows]): the squares'
+    /// local cross terms are summed per group before the one reshare, so only the row sums travel.
+    /// Cost: 1 round, 3·rows elements. Exact.
+    public func sumOfSquares(_ x: ArithmeticShares, groupSize: Int) -> ArithmeticShares {
+        precondition(groupSize > 0 && x.count % groupSize == 0, "sumOfSquares: \(x.count) is not a multiple of \(groupSize)")
+        return scope("mul") {
+            let rows = x.count / groupSize
+            var z = [UInt64](repeating: 0, count: rows)
+            for r in 0..<rows {
+                var sum: UInt64 = 0
+                for i in (r * groupSize)..<((r + 1) * groupSize) {
+                    let (a, b) = (x.first[i], x.second[i])
+                    sum = sum &+ a &* (a &+ 2 &* b)
+                }
+                z[r] = sum
+            }
+            return reshare(z)
+        }
+    }
+
     /// X[m×k] · Y over the ring, Y = [k×n] (or [n×k] when `transposeY`). Locally
     /// Z_i = X_i·(Y_i + Y_{i+1}) + X_{i+1}·Y_i (two ring GEMMs), then one reshare.
     /// Cost: 1 round, 3·m·n elements. Exact.

@@ -12,9 +12,9 @@ public enum NonLinear {
         /// PUMA's: 4 pieces, 3 comparisons; max error 0.072 (just above x = 4); 24 rounds, 87 words per element.
         case puma
         /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two degree-6 pieces on [0, 3.5) and [3.5, 12),
-        /// 0 beyond; 3 comparisons ([x < 0], [x² < 3.5²], [x² < 12²]) batched in one msb; max error
-        /// about 1e−4 over the real line (for |x| < 8192, where x² fits the ring); 32 rounds, 171 words
-        /// per element: twice PUMA's traffic for 700 times less error.
+        /// 0 beyond; 5 comparisons ([x < 0], [x < ±3.5], [x < ±12]) batched in one msb, each piece's
+        /// input zeroed outside its interval; max error about 1e−4 for every |x| < 2^44; 25 rounds,
+        /// 182 words per element: twice PUMA's traffic for 700 times less error.
         case symmetric
     }
 
@@ -70,28 +70,42 @@ public enum NonLinear {
         }
     }
 
-    /// 1/√x (Lu et al., PPMLP'20): x = u·2^k with u ∈ [0.25, 0.5) from the highest set bit,
-    /// r(u) = 4.14285016 − 15.47994394u + 38.4714796u² − 49.86605845u³ + 26.02942339u⁴,
-    /// times 2^(−k/2) taken from the same one-hot bits (a public constant per bit position, kept at
-    /// f + 10 fractional bits). Domain 2^−f ≤ x < 2^(f−1); relative error ≤ 8.2e−5 plus rounding.
-    /// Cost: 30 rounds, 211 words per element.
-    public static func rsqrt<B: FixedPointBackend>(_ b: B, _ x: B.Value) -> B.Value {
+    /// Largest input of `rsqrt` (exclusive): 2^26, so a mean square up to 6.7e7 (RMS 8192) normalises.
+    public static let rsqrtDomainBits = 26
+
+    /// 1/√x: x = u·2^k with u ∈ [0.25, 0.5) from the highest set bit (as in Lu et al., PPMLP'20), then
+    /// 1/√u by a degree-6 polynomial in t = 8u − 3 ∈ [−1, 1) (Chebyshev fit, error 1.9e−6, all
+    /// coefficients below 2 so that fixed-point rounding is not amplified), times 2^(−k/2) taken from
+    /// the same one-hot bits (a public constant per bit position at f + 16 fractional bits). The
+    /// normalisation x·2^(P−1−j) of a highest bit j < P = f + 26 stays below 2^P.
+    /// Domain 2^−f ≤ x < 2^26 (`rsqrtDomainBits`; 0 beyond); relative error ≤ 2e−5 (measured).
+    /// The result carries `outputBits` fractional bits (default f): more keep small results precise.
+    /// Cost: 33 rounds, 312 words per element.
+    public static func rsqrt<B: FixedPointBackend>(_ b: B, _ x: B.Value, outputBits: Int? = nil) -> B.Value {
         b.scope("rsqrt") {
             let f = b.fixedPoint.fractionalBits
             let n = b.count(x)
-            let positions = 2 * f - 1
+            let positions = f + rsqrtDomainBits
             let onehot = b.highestBitOneHot(x, bits: positions)
-            let factor = b.combine(onehot, (0..<positions).map { UInt64(1) << UInt64(2 * f - 2 - $0) }, n: n)
-            let u = b.truncate(b.mul(x, factor), bits: f)
-            let extra = 10
+            let factor = b.combine(onehot, (0..<positions).map { UInt64(1) << UInt64(positions - 1 - $0) }, n: n)
+            let u = b.truncate(b.mul(x, factor), bits: positions + 1 - f)  // x·2^(f−2−j): u ∈ [0.25, 0.5)
+            let t = b.addPublicFixed(b.mulPublic(u, 8), -3)
+            let extra = 16
             let compensation = b.combine(onehot, (0..<positions).map { j -> UInt64 in
                 let k = Double(j + 2 - f)
                 return UInt64((Foundation.pow(2, -k / 2) * Foundation.pow(2, Double(f + extra))).rounded())
             }, n: n)
-            let r = polynomial(b, u, [4.14285016, -15.47994394, 38.4714796, -49.86605845, 26.02942339])
-            return b.truncate(b.mul(r, compensation), bits: f + extra)
+            let r = polynomial(b, t, inverseRootCoefficients)
+            return b.truncate(b.mul(r, compensation), bits: f + extra - ((outputBits ?? f) - f))
         }
     }
+
+    /// 1/√u for u = (t + 3)/8 ∈ [0.25, 0.5), as a polynomial in t ∈ [−1, 1) (least squares on 2,000
+    /// Chebyshev nodes; max relative error 1.9e−6).
+    static let inverseRootCoefficients: [Double] = [
+        1.6329926790105311, -0.2721863924343811, 0.06805661062693881, -0.018737046602033285,
+        0.005438271876677167, -0.001966616485014632, 0.0006187106252538154,
+    ]
 
     /// Σ c_k x^k: powers by doubling (x², then x³ and x⁴ together, then x⁵…x⁸: ⌈log2 degree⌉
     /// product rounds, one truncation each) and a single truncation of the weighted sum.
@@ -140,20 +154,25 @@ public enum NonLinear {
                 }
             case .symmetric:
                 // SiLU(x) = ReLU(x) − g(|x|) with g(a) = a·σ(−a), even in x and decaying like a·e^−a.
-                // Comparisons, batched: [x < 0], [x² < 3.5²], [x² < 12²].
-                let square = b.mulFixed(x, x)
-                func minus(_ c: Double) -> [UInt64] { [UInt64](repeating: 0 &- fp.encode(c), count: n) }
-                let bits = b.msb(b.concatenate([x, b.addPublic(square, minus(3.5 * 3.5)), b.addPublic(square, minus(12 * 12))]))
-                let negative = b.part(bits, 0, of: n)
-                let near = b.part(bits, 1, of: n)                        // |x| < 3.5
-                let middle = b.xor(b.part(bits, 2, of: n), near)        // 3.5 ≤ |x| < 12
-                let negativePart = b.mulBA(negative, x)                  // min(x, 0)
+                // Comparisons on x itself, batched in one msb: [x < 0], [x < ±3.5], [x < ±12] (no x²,
+                // so any |x| < 2^44 is in range).
+                func plus(_ c: Double) -> [UInt64] { [UInt64](repeating: fp.encode(c), count: n) }
+                let bits = b.msb(b.concatenate([x] + [-3.5, 3.5, -12, 12].map { b.addPublic(x, plus($0)) }))
+                let near = b.xor(b.part(bits, 1, of: n), b.part(bits, 2, of: n))     // |x| < 3.5
+                let within = b.xor(b.part(bits, 3, of: n), b.part(bits, 4, of: n))   // |x| < 12
+                // 0/1 selectors [x < 0], near, middle (3.5 ≤ |x| < 12): products with them are exact.
+                let selectors = b.b2a(b.concatenateBits([b.part(bits, 0, of: n), near, b.xor(within, near)]))
+                let negativePart = b.mul(b.part(selectors, 0, of: n), x)      // min(x, 0)
                 let relu = b.sub(x, negativePart)
                 let magnitude = b.sub(relu, negativePart)               // |x|
                 let u = b.truncate(magnitude, bits: 2)                   // |x| / 4
-                let v = b.truncate(b.addPublic(magnitude, minus(3.5)), bits: 3)  // (|x| − 3.5) / 8
-                let g = polynomial(b, b.concatenate([u, v]), pieces: [symmetricSiLUNear, symmetricSiLUMiddle])
-                let selected = b.mulBA(b.concatenateBits([near, middle]), g)
+                let v = b.truncate(b.addPublic(magnitude, plus(-3.5)), bits: 3)  // (|x| − 3.5) / 8
+                // Each piece's input is zeroed outside its interval, so no unselected input can overflow
+                // the powers; p(0) is the constant term c0, so p(s·t) − c0 + s·c0 = s·p(t) for s ∈ {0, 1}.
+                let pieceSelectors = b.gather(selectors, Array(n..<(3 * n)))
+                let g = polynomial(b, b.mul(pieceSelectors, b.concatenate([u, v])), pieces: [symmetricSiLUNear, symmetricSiLUMiddle])
+                let constants = [symmetricSiLUNear[0], symmetricSiLUMiddle[0]].flatMap { c in [UInt64](repeating: fp.encode(c), count: n) }
+                let selected = b.add(b.addPublic(g, Words.neg(constants)), b.mulPublic(pieceSelectors, constants))
                 return b.sub(relu, b.sumParts(selected, 2))
             }
         }
@@ -240,30 +259,31 @@ public enum NonLinear {
         }
     }
 
+    /// Bits of the public factor 2^24/√dim in `rmsNorm` (its rounding error is at most 2^−25 relative
+    /// to 1/√dim at dim ≤ 2^16: 1/dim is as good as exact).
+    static let inverseRootBits = 24
+
     /// RMSNorm over rows of `dim`: x · rsqrt(mean(x²) + eps) · weight (weight as a Value of `dim`).
+    ///
+    /// x is first scaled by 1/√dim (a public integer round(2^24/√dim), one truncation by 24 bits), so
+    /// the sum of squares of the scaled row is the mean square itself at 2f fractional bits: it holds
+    /// mean squares up to 2^26 (RMS 8192; LLaMA-2-7B's massive activations of ~2,600 in a few
+    /// of 4,096 dimensions give about 2^13), 1/dim carries no 2^−f rounding (1/5120 would be off by
+    /// 0.39 %), and only the row sums are reshared. Entries must stay below 2^13 in magnitude.
+    /// Cost: 2 + 1 + 2 rounds before rsqrt (6n + 9·rows words), then two products with truncation.
     public static func rmsNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, weight: B.Value, dim: Int, eps: Double) -> B.Value {
         b.scope("rmsnorm") {
+            let f = b.fixedPoint.fractionalBits
             let rows = b.count(x) / dim
-            let sumSquares = b.truncate(b.sumGroups(b.square(x), groupSize: dim), bits: b.fixedPoint.fractionalBits)
-            let meanSquare = b.addPublicFixed(b.mulPublicFixed(sumSquares, 1 / Double(dim)), eps)
-            let scale = rsqrt(b, meanSquare)
-            let normalized = b.mulFixed(x, b.broadcast(scale, times: dim))
+            let inverseRoot = UInt64((Foundation.pow(2, Double(inverseRootBits)) / Double(dim).squareRoot()).rounded())
+            let scaled = b.truncate(b.mulPublic(x, inverseRoot), bits: inverseRootBits)
+            let meanSquare = b.addPublicFixed(b.truncate(b.sumOfSquares(scaled, groupSize: dim), bits: f), eps)
+            // 1/RMS with 12 more fractional bits: for RMS ≈ 120 it is ≈ 0.008, which 2^−18 would
+            // resolve to 0.05 % only; |x|/RMS ≤ √dim keeps the product far inside the ring.
+            let scaleBits = 12
+            let scale = rsqrt(b, meanSquare, outputBits: f + scaleBits)
+            let normalized = b.truncate(b.mul(x, b.broadcast(scale, times: dim)), bits: f + scaleBits)
             return b.mulFixed(normalized, b.gather(weight, (0..<(rows * dim)).map { $0 % dim }))
-        }
-    }
-
-    /// LayerNorm over rows of `dim`: (x − μ) · rsqrt(var + eps) · γ + β.
-    public static func layerNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, gamma: B.Value, beta: B.Value, dim: Int, eps: Double) -> B.Value {
-        b.scope("layernorm") {
-            let rows = b.count(x) / dim
-            let mean = b.mulPublicFixed(b.sumGroups(x, groupSize: dim), 1 / Double(dim))
-            let centered = b.sub(x, b.broadcast(mean, times: dim))
-            let variance = b.addPublicFixed(b.mulPublicFixed(
-                b.truncate(b.sumGroups(b.square(centered), groupSize: dim), bits: b.fixedPoint.fractionalBits), 1 / Double(dim)), eps)
-            let scale = rsqrt(b, variance)
-            let columns = (0..<(rows * dim)).map { $0 % dim }
-            let normalized = b.mulFixed(b.mulFixed(centered, b.broadcast(scale, times: dim)), b.gather(gamma, columns))
-            return b.add(normalized, b.gather(beta, columns))
         }
     }
 

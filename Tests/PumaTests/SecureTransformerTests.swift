@@ -99,9 +99,9 @@ struct SecureTransformerTests {
         var plain = PlainPredictor(transformer: PlainTransformer(config: c, weights: weights), sampler: Sampler(method: .greedy, seed: 0),
                                    choosable: Int(a))
         #expect(try plain.feed(prompt) == expected)
-        var secure = SecurePredictor(config: c, weights: weights, seed: 3, choosable: Int(a))
+        let secure = SecurePredictor(config: c, weights: weights, seed: 3, choosable: Int(a))
         #expect(try secure.feed(prompt) == expected)
-        var sampled = SecurePredictor(config: c, weights: weights, seed: 3, temperature: 2, choosable: Int(a))
+        let sampled = SecurePredictor(config: c, weights: weights, seed: 3, temperature: 2, choosable: Int(a))
         #expect(try (0..<4).map { _ in try sampled.feed([4]) }.allSatisfy { $0 < a })
     }
 
