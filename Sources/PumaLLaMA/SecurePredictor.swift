@@ -24,7 +24,7 @@ public final class SecurePredictor: NextTokenPredictor {
     public let simulation: Simulation
     /// Ledger scopes of the one-time weight sharing, left out of per-pass tables.
     static let setupScopes: Set<String> = ["weights", "owner input"]
-    let parties: [SecureTransformerParty]
+    let parties: [FixedPointTransformer<PartyIO>]
     let config: LlamaConfiguration
     let temperature: Double
     let revealLogits: Bool
@@ -67,17 +67,21 @@ public final class SecurePredictor: NextTokenPredictor {
         let owner = OwnerWeights(weights: weights, config: config, fixedPoint: fixedPoint)
         let storage = simulation.weightStorage(source: owner)
         let parties = simulation.parties.map {
-            SecureTransformerParty(party: $0, config: config, model: owner.layout, storage: storage[$0.id], siluMethod: siluMethod)
+            FixedPointTransformer(io: PartyIO(party: $0, storage: storage[$0.id]), config: config, model: owner.layout, siluMethod: siluMethod)
         }
         self.parties = parties
         storedBytes = (0..<3).map { WeightSharing.storedBytes(party: $0, parameters: owner.layout.parameters) }
         let start = DispatchTime.now().uptimeNanoseconds
         let parameters = owner.layout.parameters
+        // The one-time sharing: in a deployment the owner sends x2 to P1 and P2 (one round, 8 bytes
+        // per parameter each), who keep it on disk; the ledgers record it so. Norm weights are then read once.
         _ = simulation.run(dealers: { s in
-            // x2 to P1 and P2, once (see `SecureTransformerParty.receiveWeights`).
             s.owner.ledger.charge("owner input", bytesSent: 16 * parameters, bytesReceived: 0)
         }) { party in
-            parties[party.id].receiveWeights()
+            party.scope("weights") {
+                party.ledger.recordRound(bytesSent: 0, bytesReceived: party.id == 0 ? 0 : 8 * parameters)
+                parties[party.id].loadNorms()
+            }
             return 0
         }
         let total = simulation.report.total
@@ -119,7 +123,7 @@ public final class SecurePredictor: NextTokenPredictor {
         let start = DispatchTime.now().uptimeNanoseconds
         var received: [UInt64] = []
         var logits: [UInt64] = []
-        let options = SecureTransformerParty.Options(temperature: temperature, revealLogits: revealLogits, choosable: choosable)
+        let options = FixedPointTransformer<PartyIO>.Options(temperature: temperature, revealLogits: revealLogits, choosable: choosable)
         let count = tokens.count
         let parties = self.parties
         let reveal = revealLogits

@@ -1,3 +1,4 @@
+import CPumaKernels
 import PumaCore
 import PumaIO
 import PumaMPC
@@ -104,49 +105,153 @@ struct SharedModelLayout: Sendable {
     }
 }
 
-/// Party i's side of the secure LLaMA: its weight-share storage, its secret-shared KV cache, and
-/// the forward pass, step for step the plaintext `PlainTransformer` under the same names.
-final class SecureTransformerParty: @unchecked Sendable {
+/// What the fixed-point transformer needs besides arithmetic: the owner's weights and the client's
+/// inputs and outputs. On shares (`PartyIO`) a party streams its weight components from its storage
+/// and exchanges inputs and outputs with the client over the network; in the clear (`CleartextIO`)
+/// they are the encoded values themselves.
+protocol TransformerIO: AnyObject {
+    associatedtype Backend: FixedPointBackend
+    var backend: Backend { get }
+    /// X[m×k] · W (`.inputRows`) or X · Wᵀ (`.outputRows`) for one of the owner's matrices, untruncated.
+    func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int) -> Backend.Value
+    /// A whole small tensor of the owner's (norm weights).
+    func vector(tensor: Int, count: Int) -> Backend.Value
+    /// The client's next input, `count` elements.
+    func clientInput(count: Int) -> Backend.Value
+    /// Opens x to the client (and to nobody else).
+    func openToClient(_ x: Backend.Value)
+}
+
+/// Party i's side of the secure LLaMA: the party, its storage of its two weight components (read
+/// tile by tile during each product), and the client on the other end of its transport.
+final class PartyIO: TransformerIO, @unchecked Sendable {
     let party: Party
+    let storage: WeightShareStorage
+
+    init(party: Party, storage: WeightShareStorage) {
+        self.party = party
+        self.storage = storage
+    }
+
+    var backend: Party { party }
+
+    func weightProduct(_ x: ArithmeticShares, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int) -> ArithmeticShares {
+        party.matmul(x, weights: w, layout: layout, storage: storage, m: m)
+    }
+
+    func vector(tensor: Int, count: Int) -> ArithmeticShares { storage.shares(tensor: tensor, count: count) }
+    func clientInput(count: Int) -> ArithmeticShares { party.input(from: .client, count: count) }
+    func openToClient(_ x: ArithmeticShares) { party.revealToClient(x) }
+}
+
+/// The same transformer in the clear on ring values (`CleartextBackend`, with its `RangeMonitor`):
+/// the owner's tensors encoded block by block, the client's inputs queued before a pass and the
+/// opened values collected after it. For `--mode compare`: float ↔ cleartext ↔ secure.
+final class CleartextIO: TransformerIO, @unchecked Sendable {
+    let backend: CleartextBackend
+    let owner: OwnerWeights
+    /// Inputs the next pass reads, in order.
+    var inputs: [[UInt64]] = []
+    /// Values opened to the client, in order.
+    var opened: [[UInt64]] = []
+
+    init(owner: OwnerWeights, monitor: RangeMonitor) {
+        self.owner = owner
+        backend = CleartextBackend(fixedPoint: FixedPoint(fractionalBits: owner.fractionalBits), monitor: monitor)
+    }
+
+    /// Encodes rows [r0, r1) of a tensor with `columns` columns into `out`.
+    private func encode(tensor: Int, rows: Range<Int>, columns: Int, into out: UnsafeMutablePointer<UInt64>) {
+        let n = rows.count * columns
+        let zeros = [UInt64](repeating: 0, count: n)
+        zeros.withUnsafeBufferPointer { z in
+            owner.encode(tensor: tensor, offset: rows.lowerBound * columns, count: n, subtracting: (z.baseAddress!, z.baseAddress!), into: out)
+        }
+    }
+
+    func weightProduct(_ x: [UInt64], _ w: SharedMatrix, layout: Party.WeightLayout, m: Int) -> [UInt64] {
+        let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
+        var z = [UInt64](repeating: 0, count: m * n)
+        let blockRows = 256
+        var block = [UInt64](repeating: 0, count: blockRows * w.columns)
+        x.withUnsafeBufferPointer { xp in
+            z.withUnsafeMutableBufferPointer { zp in
+                block.withUnsafeMutableBufferPointer { bp in
+                    var rowOffset = 0
+                    for part in w.parts {
+                        for r0 in stride(from: 0, to: part.rows, by: blockRows) {
+                            let r1 = min(part.rows, r0 + blockRows)
+                            encode(tensor: part.tensor, rows: r0..<r1, columns: w.columns, into: bp.baseAddress!)
+                            switch layout {
+                            case .outputRows:  // Z[:, rows] += X · blockᵀ
+                                puma_ring_gemm_nt(xp.baseAddress!, k, bp.baseAddress!, w.columns, zp.baseAddress! + rowOffset + r0, n, m, r1 - r0, k)
+                            case .inputRows:   // Z += X[:, rows] · block
+                                puma_ring_gemm_nn(xp.baseAddress! + r0, k, bp.baseAddress!, w.columns, zp.baseAddress!, n, m, n, r1 - r0)
+                            }
+                        }
+                        rowOffset += part.rows
+                    }
+                }
+            }
+        }
+        return z
+    }
+
+    func vector(tensor: Int, count: Int) -> [UInt64] {
+        [UInt64](unsafeUninitializedCapacity: count) { out, initialized in
+            encode(tensor: tensor, rows: 0..<1, columns: count, into: out.baseAddress!)
+            initialized = count
+        }
+    }
+
+    func clientInput(count: Int) -> [UInt64] {
+        let input = inputs.removeFirst()
+        precondition(input.count == count, "cleartext transformer: input of \(input.count) elements, \(count) expected")
+        return input
+    }
+
+    func openToClient(_ x: [UInt64]) { opened.append(x) }
+}
+
+/// The LLaMA forward pass in fixed point, written once over `TransformerIO`: step for step the
+/// plaintext `PlainTransformer` under the same names, with a KV cache in the backend's values.
+/// On shares it is party i's side of the secure LLaMA; in the clear, its exact cleartext twin.
+final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
+    typealias Value = IO.Backend.Value
+    let io: IO
+    let b: IO.Backend
     let config: LlamaConfiguration
     let siluMethod: NonLinear.SiLUMethod
     let model: SharedModelLayout
-    /// This party's storage of its two weight components, read tile by tile during each product.
-    let storage: WeightShareStorage
-    /// Shares of the norm weights (small: fetched once).
-    var inputNorms: [ArithmeticShares] = [], postAttentionNorms: [ArithmeticShares] = []
-    var finalNorm: ArithmeticShares!
-    /// Per layer, keys and values of every processed position: [position × kvHeads·headDim], grown in place.
-    var cacheKeys: [ArithmeticShares]
-    var cacheValues: [ArithmeticShares]
+    /// The norm weights (small: fetched once by `loadNorms`).
+    var inputNorms: [Value] = [], postAttentionNorms: [Value] = []
+    var finalNorm: Value?
+    /// Per layer, keys and values of every processed position: [position × kvHeads·headDim].
+    var cacheKeys: [Value]
+    var cacheValues: [Value]
     var length = 0
-    /// Public RoPE tables: cos and sin per position.
+    /// Public RoPE angles.
     let rope: RotaryTables
-    /// Called by P0 after each layer of a pass with the number of layers done.
+    /// Called after each layer of a pass with the number of layers done.
     var progress: (@Sendable (Int) -> Void)?
 
-    init(party: Party, config: LlamaConfiguration, model: SharedModelLayout, storage: WeightShareStorage, siluMethod: NonLinear.SiLUMethod) {
-        self.party = party
+    init(io: IO, config: LlamaConfiguration, model: SharedModelLayout, siluMethod: NonLinear.SiLUMethod) {
+        self.io = io
+        b = io.backend
         self.config = config
         self.model = model
-        self.storage = storage
         self.siluMethod = siluMethod
         rope = RotaryTables(headDim: config.headDim, theta: config.ropeTheta)
-        let empty = ArithmeticShares(first: [], second: [])
-        cacheKeys = Array(repeating: empty, count: config.numHiddenLayers)
+        cacheKeys = Array(repeating: io.backend.constant([]), count: config.numHiddenLayers)
         cacheValues = cacheKeys
     }
 
-    /// The one-time sharing: in a deployment the owner sends x2 to P1 and P2 (one round, 8 bytes per
-    /// parameter each), who keep it on disk; the ledger records it so. Norm weights are then read once.
-    func receiveWeights() {
-        party.scope("weights") {
-            party.ledger.recordRound(bytesSent: 0, bytesReceived: party.id == 0 ? 0 : 8 * model.parameters)
-            let dim = config.hiddenSize
-            inputNorms = model.layers.map { storage.shares(tensor: $0.inputNorm, count: dim) }
-            postAttentionNorms = model.layers.map { storage.shares(tensor: $0.postAttentionNorm, count: dim) }
-            finalNorm = storage.shares(tensor: model.finalNorm, count: dim)
-        }
+    /// Reads the norm weights once.
+    func loadNorms() {
+        let dim = config.hiddenSize
+        inputNorms = model.layers.map { io.vector(tensor: $0.inputNorm, count: dim) }
+        postAttentionNorms = model.layers.map { io.vector(tensor: $0.postAttentionNorm, count: dim) }
+        finalNorm = io.vector(tensor: model.finalNorm, count: dim)
     }
 
     /// What the client learns from one forward pass.
@@ -161,99 +266,85 @@ final class SecureTransformerParty: @unchecked Sendable {
     /// Processes `count` new tokens (their one-hot rows come from the client) at the next cache
     /// positions and opens to the client only the index of the chosen next token.
     func forward(count t: Int, options: Options) {
-        let p = party
         let c = config
-        let f = p.fixedPoint.fractionalBits
+        let f = b.fixedPoint.fractionalBits
         let (dim, vocab) = (c.hiddenSize, c.vocabSize)
         precondition(length + t <= c.maxPositionEmbeddings, "context overflow")
-        let layout = PassLayout(config: c, rope: rope, fixedPoint: p.fixedPoint, start: length, count: t)
+        let layout = PassLayout(config: c, rope: rope, fixedPoint: b.fixedPoint, start: length, count: t)
 
         // embed: one-hot rows (shared by the client) × embedding matrix; integers, so no truncation.
-        var x = p.scope("embedding") {
-            let onehot = p.input(from: .client, count: t * vocab)
-            return p.matmul(onehot, weights: model.embedding, layout: .inputRows, storage: storage, m: t)
+        var x = b.scope("embedding") {
+            io.weightProduct(io.clientInput(count: t * vocab), model.embedding, layout: .inputRows, m: t)
         }
         for (l, w) in model.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
-            let h = NonLinear.rmsNorm(p, x, weight: inputNorms[l], dim: dim, eps: c.rmsNormEps)
-            let qkv = p.scope("qkv_proj") {
-                p.truncate(p.matmul(h, weights: w.qkv, layout: .outputRows, storage: storage, m: t), bits: f)
-            }
-            let (q, k) = p.scope("rope") { applyRope(q: qkv.gather(layout.qColumns), k: qkv.gather(layout.kColumns), layout) }
-            cacheKeys[l].append(k)
-            cacheValues[l].append(qkv.gather(layout.vColumns))
+            let h = NonLinear.rmsNorm(b, x, weight: inputNorms[l], dim: dim, eps: c.rmsNormEps)
+            let qkv = b.scope("qkv_proj") { b.truncate(io.weightProduct(h, w.qkv, layout: .outputRows, m: t), bits: f) }
+            let (q, k) = b.scope("rope") { applyRope(q: b.gather(qkv, layout.qColumns), k: b.gather(qkv, layout.kColumns), layout) }
+            b.append(&cacheKeys[l], k)
+            b.append(&cacheValues[l], b.gather(qkv, layout.vColumns))
             let attention = attend(q: q, keys: cacheKeys[l], values: cacheValues[l], layout)
-            let o = p.scope("o_proj") {
-                p.truncate(p.matmul(attention, weights: w.o, layout: .outputRows, storage: storage, m: t), bits: f)
-            }
-            x = p.add(x, o)
+            let o = b.scope("o_proj") { b.truncate(io.weightProduct(attention, w.o, layout: .outputRows, m: t), bits: f) }
+            x = b.add(x, o)
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
-            let h2 = NonLinear.rmsNorm(p, x, weight: postAttentionNorms[l], dim: dim, eps: c.rmsNormEps)
-            let gateUp = p.scope("gate_up_proj") {
-                p.truncate(p.matmul(h2, weights: w.gateUp, layout: .outputRows, storage: storage, m: t), bits: f)
+            let h2 = NonLinear.rmsNorm(b, x, weight: postAttentionNorms[l], dim: dim, eps: c.rmsNormEps)
+            let gateUp = b.scope("gate_up_proj") { b.truncate(io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t), bits: f) }
+            let act = b.scope("silu_mul") {
+                b.mulFixed(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
             }
-            let act = p.scope("silu_mul") {
-                p.mulFixed(NonLinear.silu(p, gateUp.gather(layout.gateColumns), method: siluMethod), gateUp.gather(layout.upColumns))
-            }
-            let down = p.scope("down_proj") {
-                p.truncate(p.matmul(act, weights: w.down, layout: .outputRows, storage: storage, m: t), bits: f)
-            }
-            x = p.add(x, down)
-            if p.id == 0 { progress?(l + 1) }
+            let down = b.scope("down_proj") { b.truncate(io.weightProduct(act, w.down, layout: .outputRows, m: t), bits: f) }
+            x = b.add(x, down)
+            progress?(l + 1)
         }
         length += t
         // final norm → logits, for the last position only
-        let last = x.slice(((t - 1) * dim)..<(t * dim))
-        let normed = NonLinear.rmsNorm(p, last, weight: finalNorm, dim: dim, eps: c.rmsNormEps)
-        var logits = p.scope("logits") {
-            p.truncate(p.matmul(normed, weights: model.lmHead, layout: .outputRows, storage: storage, m: 1), bits: f)
-        }
-        if options.revealLogits { p.scope("output") { p.revealToClient(logits) } }
+        let last = b.gather(x, Array(((t - 1) * dim)..<(t * dim)))
+        let normed = NonLinear.rmsNorm(b, last, weight: finalNorm!, dim: dim, eps: c.rmsNormEps)
+        var logits = b.scope("logits") { b.truncate(io.weightProduct(normed, model.lmHead, layout: .outputRows, m: 1), bits: f) }
+        if options.revealLogits { b.scope("output") { io.openToClient(logits) } }
         let n = options.choosable
-        if n < vocab { logits = logits.slice(0..<n) }
+        if n < vocab { logits = b.gather(logits, Array(0..<n)) }
         // Gumbel-max sampling: the client's secret noise is added to logits / T.
         if options.temperature > 0 {
-            logits = p.scope("sample") {
-                let noise = p.input(from: .client, count: n)
-                return GumbelMax.perturb(p, logits: logits, noise: noise, temperature: options.temperature)
+            logits = b.scope("sample") {
+                b.add(b.mulPublicFixed(logits, 1 / options.temperature), io.clientInput(count: n))
             }
         }
-        let (_, index) = p.argmax(logits, rows: 1, cols: n)
-        p.scope("output") { p.revealToClient(index) }
+        let (_, index) = b.argmax(logits, rows: 1, cols: n)
+        b.scope("output") { io.openToClient(index) }
     }
 
     /// RoPE with public tables: x·cos + rotate_half(x)·sin, one truncation for q and k together.
-    func applyRope(q: ArithmeticShares, k: ArithmeticShares, _ layout: PassLayout) -> (ArithmeticShares, ArithmeticShares) {
-        let p = party
+    func applyRope(q: Value, k: Value, _ layout: PassLayout) -> (Value, Value) {
         let (tq, tk) = (layout.queryRope, layout.keyRope)
-        let rotatedQ = p.add(p.mulPublic(q, tq.cos), p.mulPublic(q.gather(tq.partner), tq.sin))
-        let rotatedK = p.add(p.mulPublic(k, tk.cos), p.mulPublic(k.gather(tk.partner), tk.sin))
-        let both = p.truncate(ArithmeticShares.concatenate([rotatedQ, rotatedK]), bits: p.fixedPoint.fractionalBits)
-        return (both.slice(0..<q.count), both.slice(q.count..<both.count))
+        let rotatedQ = b.add(b.mulPublic(q, tq.cos), b.mulPublic(b.gather(q, tq.partner), tq.sin))
+        let rotatedK = b.add(b.mulPublic(k, tk.cos), b.mulPublic(b.gather(k, tk.partner), tk.sin))
+        let both = b.truncate(b.concatenate([rotatedQ, rotatedK]), bits: b.fixedPoint.fractionalBits)
+        let qCount = b.count(q)
+        return (b.gather(both, Array(0..<qCount)), b.gather(both, Array(qCount..<b.count(both))))
     }
 
     /// softmax(q·kᵀ)·v per head over the cache, causal: new row r sees positions 0…start + r.
-    func attend(q: ArithmeticShares, keys: ArithmeticShares, values: ArithmeticShares, _ layout: PassLayout) -> ArithmeticShares {
-        let p = party
-        let f = p.fixedPoint.fractionalBits
+    func attend(q: Value, keys: Value, values: Value, _ layout: PassLayout) -> Value {
+        let f = b.fixedPoint.fractionalBits
         let (heads, group, headDim) = (config.numAttentionHeads, config.numAttentionHeads / config.numKeyValueHeads, config.headDim)
         let (t, total) = (layout.count, layout.total)
-        let qHeads = layout.queryHeads.map { q.gather($0) }
-        let kHeads = layout.cacheHeads.map { keys.gather($0) }
-        let vHeads = layout.cacheHeads.map { values.gather($0) }
+        let qHeads = layout.queryHeads.map { b.gather(q, $0) }
+        let kHeads = layout.cacheHeads.map { b.gather(keys, $0) }
+        let vHeads = layout.cacheHeads.map { b.gather(values, $0) }
         // scores [heads][t × total]
-        let scores = p.scope("attention_scores") {
-            p.truncate(ArithmeticShares.concatenate(
-                p.matmul((0..<heads).map { (qHeads[$0], kHeads[$0 / group]) }, m: t, k: headDim, n: total, transposeY: true)), bits: f)
+        let scores = b.scope("attention_scores") {
+            b.truncate(b.concatenate(
+                b.matmul((0..<heads).map { (qHeads[$0], kHeads[$0 / group]) }, m: t, k: headDim, n: total, transposeY: true)), bits: f)
         }
         // Causal mask: only the visible scores are exponentiated; masked places become public zeros.
-        let probabilities = NonLinear.softmax(p, scores.gather(layout.visibleScores), lengths: layout.visibleLengths)
-        let full = ArithmeticShares.concatenate([probabilities, p.publicShares([0])]).gather(layout.scatterProbabilities)
-        return p.scope("attention_values") {
-            let perHead = p.matmul((0..<heads).map { h in (full.slice((h * t * total)..<((h + 1) * t * total)), vHeads[h / group]) },
-                                   m: t, k: total, n: headDim)
-            return p.truncate(ArithmeticShares.concatenate(perHead), bits: f).gather(layout.mergeHeads)
+        let probabilities = NonLinear.softmax(b, b.gather(scores, layout.visibleScores), lengths: layout.visibleLengths)
+        let full = b.gather(b.concatenate([probabilities, b.constant([0])]), layout.scatterProbabilities)
+        return b.scope("attention_values") {
+            let perHead = b.matmul((0..<heads).map { h in (b.part(full, h, of: t * total), vHeads[h / group]) },
+                                   m: t, k: total, n: headDim, transposeY: false)
+            return b.gather(b.truncate(b.concatenate(perHead), bits: f), layout.mergeHeads)
         }
     }
 }

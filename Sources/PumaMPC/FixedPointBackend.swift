@@ -1,3 +1,4 @@
+import Foundation
 import PumaCore
 
 /// The operations fixed-point algorithms (PumaNN's approximations, the secure transformer) are
@@ -32,6 +33,10 @@ public protocol FixedPointBackend {
     /// Σ x² per group of `groupSize` consecutive elements, no truncation.
     func sumOfSquares(_ x: Value, groupSize: Int) -> Value
     func matmul(_ x: Value, _ y: Value, m: Int, k: Int, n: Int, transposeY: Bool) -> Value
+    /// Independent products of one shape, in one round on shares.
+    func matmul(_ pairs: [(Value, Value)], m: Int, k: Int, n: Int, transposeY: Bool) -> [Value]
+    /// x ← x ‖ y (in place where the representation allows: KV caches grow by a row per token).
+    func append(_ x: inout Value, _ y: Value)
     /// Division by 2^bits: floor in the clear; floor or floor + 1 on shares.
     func truncate(_ x: Value, bits: Int) -> Value
 
@@ -54,8 +59,60 @@ public protocol FixedPointBackend {
     func max(_ x: Value, rows: Int, cols: Int) -> Value
     func argmax(_ x: Value, rows: Int, cols: Int) -> (values: Value, indices: Value)
 
-    /// Attributes the cost of `body` to `name` (a no-op in the clear).
+    /// Attributes the cost of `body` to `name` (in the clear: names where a range violation happened).
     func scope<T>(_ name: String, _ body: () throws -> T) rethrows -> T
+
+    /// Declares that every element of x must lie in [lower, upper) (encoded) for `function` to be
+    /// right: a no-op on shares (nobody may look), checked and counted in the clear.
+    func requireDomain(_ x: Value, _ lower: Int64, _ upper: Int64, _ function: String)
+}
+
+extension FixedPointBackend {
+    public func requireDomain(_ x: Value, _ lower: Int64, _ upper: Int64, _ function: String) {}
+}
+
+/// What a `CleartextBackend` saw outside the protocols' domains: truncation inputs beyond ±2^62 (where
+/// the secure truncation goes wrong), products and sums that wrap the signed 64-bit range (the real
+/// result is lost), comparisons of values 2^63 or more apart, and inputs outside a function's domain
+/// (`requireDomain`). The cleartext result is then as wrong as the secure one would be; this says so.
+public final class RangeMonitor: @unchecked Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        case truncation, product, sum, comparison, domain
+    }
+
+    private let lock = NSLock()
+    private var counts: [Kind: Int] = [:]
+    private var examples: [Kind: String] = [:]
+
+    public init() {}
+
+    /// Elements outside the domain, per kind.
+    public var violations: [Kind: Int] { lock.withLock { counts } }
+    public var total: Int { lock.withLock { counts.values.reduce(0, +) } }
+
+    /// "none", or e.g. "truncation 3 (first: 2^62.4 into a truncation by 18 bits), product 1 (…)".
+    public var summary: String {
+        lock.withLock {
+            let parts = Kind.allCases.compactMap { k in counts[k].map { "\(k.rawValue) \($0) (first: \(examples[k]!))" } }
+            return parts.isEmpty ? "none" : parts.joined(separator: ", ")
+        }
+    }
+
+    /// The scopes (`FixedPointBackend.scope`) open now, outermost first: where a violation happened.
+    private var path: [String] = []
+
+    func enter(_ scope: String) { lock.withLock { path.append(scope) } }
+    func leave() { lock.withLock { _ = path.popLast() } }
+
+    func note(_ kind: Kind, _ count: Int, _ example: @autoclosure () -> String) {
+        guard count > 0 else { return }
+        lock.withLock {
+            if counts[kind] == nil { examples[kind] = example() + (path.isEmpty ? "" : " in " + path.joined(separator: "/")) }
+            counts[kind, default: 0] += count
+        }
+    }
+
+    static func magnitude(_ v: Int64) -> String { v == 0 ? "0" : String(format: "±2^%.1f", log2(Double(v.magnitude))) }
 }
 
 extension Party: FixedPointBackend {
@@ -65,6 +122,7 @@ extension Party: FixedPointBackend {
     public func concatenate(_ parts: [ArithmeticShares]) -> ArithmeticShares { ArithmeticShares.concatenate(parts) }
     public func concatenateBits(_ parts: [BooleanShares]) -> BooleanShares { BooleanShares.concatenate(parts) }
     public func gatherBits(_ x: BooleanShares, _ indices: [Int]) -> BooleanShares { x.gather(indices) }
+    public func append(_ x: inout ArithmeticShares, _ y: ArithmeticShares) { x.append(y) }
 }
 
 extension FixedPointBackend {
@@ -100,33 +158,99 @@ extension FixedPointBackend {
 }
 
 /// The same fixed-point operations on plain ring values, computed directly (no parties, no cost).
+/// With a `RangeMonitor`, every operation also checks that its values stay where the secure
+/// protocol is exact (see `RangeMonitor`), so a cleartext run reports the range errors that a
+/// secure run would make silently.
 public struct CleartextBackend: FixedPointBackend {
     public let fixedPoint: FixedPoint
+    public let monitor: RangeMonitor?
 
-    public init(fixedPoint: FixedPoint = .standard) { self.fixedPoint = fixedPoint }
+    public init(fixedPoint: FixedPoint = .standard, monitor: RangeMonitor? = nil) {
+        self.fixedPoint = fixedPoint
+        self.monitor = monitor
+    }
 
     public func count(_ x: [UInt64]) -> Int { x.count }
     public func constant(_ v: [UInt64]) -> [UInt64] { v }
     public func gather(_ x: [UInt64], _ indices: [Int]) -> [UInt64] { indices.map { x[$0] } }
     public func concatenate(_ parts: [[UInt64]]) -> [UInt64] { parts.flatMap { $0 } }
 
-    public func add(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.add(x, y) }
-    public func sub(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.sub(x, y) }
-    public func neg(_ x: [UInt64]) -> [UInt64] { Words.neg(x) }
-    public func addPublic(_ x: [UInt64], _ c: [UInt64]) -> [UInt64] { Words.add(x, c) }
-    public func mulPublic(_ x: [UInt64], _ c: UInt64) -> [UInt64] { Words.scale(x, by: c) }
-    public func mulPublic(_ x: [UInt64], _ c: [UInt64]) -> [UInt64] { Words.mul(x, c) }
-    public func sumGroups(_ x: [UInt64], groupSize: Int) -> [UInt64] {
-        (0..<(x.count / groupSize)).map { r in x[(r * groupSize)..<((r + 1) * groupSize)].reduce(0, &+) }
+    /// Checks a · b (signed) for each pair when monitoring.
+    private func checkProducts(_ x: [UInt64], _ y: (Int) -> UInt64) {
+        guard let monitor else { return }
+        var bad = 0, example = (Int64(0), Int64(0))
+        for i in x.indices {
+            let (a, b) = (Ring.signed(x[i]), Ring.signed(y(i)))
+            if a.multipliedReportingOverflow(by: b).overflow { if bad == 0 { example = (a, b) }; bad += 1 }
+        }
+        monitor.note(.product, bad, "\(RangeMonitor.magnitude(example.0)) × \(RangeMonitor.magnitude(example.1))")
     }
 
-    public func mul(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.mul(x, y) }
-    public func square(_ x: [UInt64]) -> [UInt64] { Words.mul(x, x) }
+    /// Checks a ± b (signed) for each pair when monitoring.
+    private func checkSums(_ x: [UInt64], _ y: [UInt64], subtract: Bool, kind: RangeMonitor.Kind = .sum) {
+        guard let monitor else { return }
+        var bad = 0, example = (Int64(0), Int64(0))
+        for i in x.indices {
+            let (a, b) = (Ring.signed(x[i]), Ring.signed(y[i]))
+            if (subtract ? a.subtractingReportingOverflow(b) : a.addingReportingOverflow(b)).overflow {
+                if bad == 0 { example = (a, b) }
+                bad += 1
+            }
+        }
+        monitor.note(kind, bad, "\(RangeMonitor.magnitude(example.0)) \(subtract ? "−" : "+") \(RangeMonitor.magnitude(example.1))")
+    }
+
+    public func add(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { checkSums(x, y, subtract: false); return Words.add(x, y) }
+    public func sub(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { checkSums(x, y, subtract: true); return Words.sub(x, y) }
+    public func neg(_ x: [UInt64]) -> [UInt64] { Words.neg(x) }
+    public func addPublic(_ x: [UInt64], _ c: [UInt64]) -> [UInt64] { checkSums(x, c, subtract: false); return Words.add(x, c) }
+    public func mulPublic(_ x: [UInt64], _ c: UInt64) -> [UInt64] { checkProducts(x) { _ in c }; return Words.scale(x, by: c) }
+    public func mulPublic(_ x: [UInt64], _ c: [UInt64]) -> [UInt64] { checkProducts(x) { c[$0] }; return Words.mul(x, c) }
+    public func sumGroups(_ x: [UInt64], groupSize: Int) -> [UInt64] {
+        (0..<(x.count / groupSize)).map { r in
+            let group = Array(x[(r * groupSize)..<((r + 1) * groupSize)])
+            if let monitor {
+                var sum = Int128(0)
+                for v in group { sum += Int128(Ring.signed(v)) }
+                if sum < Int128(Int64.min) || sum > Int128(Int64.max) { monitor.note(.sum, 1, "a row sum beyond 2^63") }
+            }
+            return group.reduce(0, &+)
+        }
+    }
+
+    public func mul(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { checkProducts(x) { y[$0] }; return Words.mul(x, y) }
+    public func square(_ x: [UInt64]) -> [UInt64] { mul(x, x) }
     public func sumOfSquares(_ x: [UInt64], groupSize: Int) -> [UInt64] { sumGroups(square(x), groupSize: groupSize) }
     public func matmul(_ x: [UInt64], _ y: [UInt64], m: Int, k: Int, n: Int, transposeY: Bool) -> [UInt64] {
-        RingMatrix.multiply(x, y, m: m, k: k, n: n, transposeB: transposeY)
+        if let monitor {
+            // Exact sums in 128 bits: any output outside the signed 64-bit range has wrapped.
+            var bad = 0
+            for r in 0..<m {
+                for c in 0..<n {
+                    var sum = Int128(0)
+                    for i in 0..<k {
+                        let b = transposeY ? y[c * k + i] : y[i * n + c]
+                        sum += Int128(Ring.signed(x[r * k + i])) * Int128(Ring.signed(b))
+                    }
+                    if sum < Int128(Int64.min) || sum > Int128(Int64.max) { bad += 1 }
+                }
+            }
+            monitor.note(.product, bad, "a matrix product entry beyond 2^63")
+        }
+        return RingMatrix.multiply(x, y, m: m, k: k, n: n, transposeB: transposeY)
     }
-    public func truncate(_ x: [UInt64], bits: Int) -> [UInt64] { x.map { Ring.arithmeticShift($0, bits) } }
+    public func matmul(_ pairs: [([UInt64], [UInt64])], m: Int, k: Int, n: Int, transposeY: Bool) -> [[UInt64]] {
+        pairs.map { matmul($0.0, $0.1, m: m, k: k, n: n, transposeY: transposeY) }
+    }
+    public func append(_ x: inout [UInt64], _ y: [UInt64]) { x += y }
+    public func truncate(_ x: [UInt64], bits: Int) -> [UInt64] {
+        if let monitor {
+            let bound = FixedPoint.bound
+            let bad = x.filter { Ring.signed($0) >= bound || Ring.signed($0) < -bound }
+            monitor.note(.truncation, bad.count, "\(RangeMonitor.magnitude(Ring.signed(bad.first ?? 0))) into a truncation by \(bits) bits")
+        }
+        return x.map { Ring.arithmeticShift($0, bits) }
+    }
 
     public func a2b(_ x: [UInt64]) -> [UInt64] { x }
     public func shiftRight(_ x: [UInt64], _ bits: Int) -> [UInt64] { Words.shiftRight(x, bits) }
@@ -134,9 +258,18 @@ public struct CleartextBackend: FixedPointBackend {
     public func concatenateBits(_ parts: [[UInt64]]) -> [UInt64] { parts.flatMap { $0 } }
     public func gatherBits(_ x: [UInt64], _ indices: [Int]) -> [UInt64] { indices.map { x[$0] } }
     public func msb(_ x: [UInt64]) -> [UInt64] { x.map { $0 >> 63 } }
-    public func lessThan(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { msb(sub(x, y)) }
-    public func lessThan(_ x: [UInt64], public c: UInt64) -> [UInt64] { msb(x.map { $0 &- c }) }
-    public func greaterThan(_ x: [UInt64], public c: UInt64) -> [UInt64] { msb(x.map { c &- $0 }) }
+    public func lessThan(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] {
+        checkSums(x, y, subtract: true, kind: .comparison)
+        return msb(Words.sub(x, y))
+    }
+    public func lessThan(_ x: [UInt64], public c: UInt64) -> [UInt64] {
+        checkSums(x, [UInt64](repeating: c, count: x.count), subtract: true, kind: .comparison)
+        return msb(x.map { $0 &- c })
+    }
+    public func greaterThan(_ x: [UInt64], public c: UInt64) -> [UInt64] {
+        checkSums([UInt64](repeating: c, count: x.count), x, subtract: true, kind: .comparison)
+        return msb(x.map { c &- $0 })
+    }
     public func equal(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { zip(x, y).map { $0 == $1 ? 1 : 0 } }
     public func and(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.and(x, y) }
     public func xor(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.xor(x, y) }
@@ -147,6 +280,11 @@ public struct CleartextBackend: FixedPointBackend {
     public func max(_ x: [UInt64], rows: Int, cols: Int) -> [UInt64] { argmax(x, rows: rows, cols: cols).values }
     public func argmax(_ x: [UInt64], rows: Int, cols: Int) -> (values: [UInt64], indices: [UInt64]) {
         var values: [UInt64] = [], indices: [UInt64] = []
+        if let monitor {
+            // The secure tree compares neighbours by the sign of their difference.
+            let (lo, hi) = (x.map(Ring.signed).min() ?? 0, x.map(Ring.signed).max() ?? 0)
+            if hi.subtractingReportingOverflow(lo).overflow { monitor.note(.comparison, 1, "values 2^63 apart in a max") }
+        }
         for r in 0..<rows {
             var best = 0
             for c in 1..<cols where Ring.signed(x[r * cols + c]) > Ring.signed(x[r * cols + best]) { best = c }
@@ -156,5 +294,15 @@ public struct CleartextBackend: FixedPointBackend {
         return (values, indices)
     }
 
-    public func scope<T>(_ name: String, _ body: () throws -> T) rethrows -> T { try body() }
+    public func scope<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        monitor?.enter(name)
+        defer { monitor?.leave() }
+        return try body()
+    }
+
+    public func requireDomain(_ x: [UInt64], _ lower: Int64, _ upper: Int64, _ function: String) {
+        guard let monitor else { return }
+        let bad = x.map(Ring.signed).filter { $0 < lower || $0 >= upper }
+        monitor.note(.domain, bad.count, "\(RangeMonitor.magnitude(bad.first ?? 0)) into \(function)")
+    }
 }

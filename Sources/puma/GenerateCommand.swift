@@ -112,6 +112,7 @@ struct GenerateCommand: ParsableCommand {
         let emit: (Int32) throws -> Void = { token in try Console.out(try stream.append([token])) }
         var secure: SecurePredictor?
         var comparison: GenerationReport.Comparison?
+        var rangeSummary = ""
         let result: (tokens: [Int32], stop: StopReason)
         let generationStart: Date
         switch mode {
@@ -129,7 +130,8 @@ struct GenerateCommand: ParsableCommand {
         case .compare:
             var reference = plainPredictor()
             let plainResult = try generator.run(&reference, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS)
-            var predictor = ComparingPredictor(secure: securePredictor(revealLogits: true), plain: plainPredictor())
+            let cleartext = CleartextPredictor(config: config, weights: model.weights, siluMethod: silu, choosable: model.choosableTokens)
+            var predictor = ComparingPredictor(secure: securePredictor(revealLogits: true), plain: plainPredictor(), cleartext: cleartext)
             secure = predictor.secure
             try Console.out(try stream.append(promptIds))
             generationStart = Date()
@@ -139,7 +141,11 @@ struct GenerateCommand: ParsableCommand {
                 ?? (plainResult.tokens.count == result.tokens.count ? nil : min(plainResult.tokens.count, result.tokens.count))
             comparison = .init(plainIds: promptIds + plainResult.tokens, plainText: try tokenizer.decode(promptIds + plainResult.tokens),
                                firstDivergence: divergence, maxLogitError: Double(predictor.logitErrors.max() ?? 0),
-                               logitErrors: predictor.logitErrors.map(Double.init))
+                               logitErrors: predictor.logitErrors.map(Double.init),
+                               cleartext: .init(maxLogitError: Double(predictor.cleartextErrors.max() ?? 0),
+                                                maxSecureError: Double(predictor.protocolErrors.max() ?? 0),
+                                                rangeViolations: Dictionary(uniqueKeysWithValues: cleartext.monitor.violations.map { ($0.key.rawValue, $0.value) })))
+            rangeSummary = cleartext.monitor.summary
         }
         try Console.out(try stream.finish() + "\n")
         let finished = Date()
@@ -153,6 +159,9 @@ struct GenerateCommand: ParsableCommand {
             try Console.line("plain:  \(comparison.plainText)")
             try Console.line(comparison.firstDivergence.map { "first divergence at new token \($0)" } ?? "no divergence: secure and plain tokens are identical")
             try Console.line(String(format: "max |secure logit − plain logit| = %.5f", comparison.maxLogitError))
+            try Console.line(String(format: "cleartext fixed point: max |cleartext − plain| = %.5f, max |secure − cleartext| = %.5f",
+                                    comparison.cleartext.maxLogitError, comparison.cleartext.maxSecureError))
+            try Console.line("values outside the protocols' domains (cleartext twin): \(rangeSummary)")
         }
         if let secure { try Console.line(CostTable(predictor: secure).render()) }
 

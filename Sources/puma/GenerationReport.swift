@@ -60,6 +60,15 @@ struct GenerationReport: Encodable {
         var firstDivergence: Int?
         var maxLogitError: Double
         var logitErrors: [Double]
+        /// The cleartext fixed-point twin: its error against plaintext, the secure run's against it,
+        /// and values it saw outside the protocols' domains, per kind (empty: none).
+        var cleartext: Cleartext
+    }
+
+    struct Cleartext: Encodable {
+        var maxLogitError: Double
+        var maxSecureError: Double
+        var rangeViolations: [String: Int]
     }
 
     var mode: String

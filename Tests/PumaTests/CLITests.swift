@@ -195,6 +195,8 @@ struct CLITests {
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("no divergence: secure and plain tokens are identical"))
         #expect(run.stderr.contains("max |secure logit − plain logit| = 0.0"))
+        #expect(run.stderr.contains("max |secure − cleartext| = 0.00"))
+        #expect(run.stderr.contains("values outside the protocols' domains (cleartext twin): none"))
         #expect(run.stdout.hasPrefix("The LORD is my shepherd; and the LORD"))
     }
 }

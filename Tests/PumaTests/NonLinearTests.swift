@@ -25,7 +25,7 @@ struct NonLinearTests {
 
     func grid(_ lo: Double, _ hi: Double, _ n: Int) -> [Double] { (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) } }
 
-    @Test("negExp: PUMA's max error ≤ 0.0086, corrected ≤ 0.00025 on [−20, 0]; exactly 0 below −14")
+    @Test("negExp: PUMA's max error ≤ 0.0086, corrected ≤ 0.00025 on [−20, 0]; below −14 at most 1 ulp, for any input")
     func negExp() {
         let xs = grid(-20, 0, 20001)
         let puma = NonLinear.negExp(clear, fp.encode(xs), corrected: false)
@@ -34,8 +34,12 @@ struct NonLinearTests {
         let c = errors(xs, ours, { Foundation.exp($0) })
         #expect(e.max <= 0.0086 && e.max > 0.008, "PUMA's max \(e.max) at \(e.at)")
         #expect(c.max <= 0.00025, "corrected max \(c.max) at \(c.at)")
-        #expect(zip(xs, puma).allSatisfy { $0 >= -14 || $1 == 0 })
-        #expect(zip(xs, ours).allSatisfy { $0 >= -14 || $1 == 0 })
+        #expect(zip(xs, puma).allSatisfy { $0 >= -14 || $1 <= 1 })
+        #expect(zip(xs, ours).allSatisfy { $0 >= -14 || $1 <= 1 })
+        // Far below, nothing overflows (the input is clamped before the powers): no range violation.
+        let monitor = RangeMonitor()
+        let far = NonLinear.negExp(CleartextBackend(monitor: monitor), fp.encode([-100, -1e4, -1e9]))
+        #expect(far.allSatisfy { $0 <= 1 } && monitor.total == 0, "\(far), \(monitor.summary)")
     }
 
     @Test("reciprocal: relative error ≤ 2e−4 (beyond 3 ulp) over ±[2^−10, 2^17]")
@@ -154,6 +158,39 @@ struct NonLinearTests {
         let ones = [Double](repeating: 1, count: dim)
         let normalizedOnes = fp.decode(NonLinear.rmsNorm(clear, fp.encode(ones), weight: fp.encode(ones), dim: dim, eps: 0))
         #expect(normalizedOnes.allSatisfy { abs($0 - 1) < 2e-4 }, "dim \(dim): \(normalizedOnes.max()!)")
+    }
+
+    @Test("the cleartext backend counts what the secure protocols would get wrong, and nothing on valid inputs")
+    func rangeMonitor() {
+        // Valid inputs over the tested domains: no violation anywhere.
+        let quiet = RangeMonitor()
+        let watched = CleartextBackend(monitor: quiet)
+        let far = (0..<200).map { Foundation.pow(2, 4.9 + 35 * Double($0) / 199) }
+        _ = NonLinear.silu(watched, fp.encode(grid(-30, 30, 2001) + far + far.map { -$0 }))
+        _ = NonLinear.negExp(watched, fp.encode(grid(-20, 0, 2001)))
+        _ = NonLinear.rsqrt(watched, fp.encode((0..<200).map { Foundation.pow(2, -8 + 33.9 * Double($0) / 199) }))
+        _ = NonLinear.softmax(watched, fp.encode(grid(-30, 30, 300)), lengths: [100, 200])
+        let dim = 4096
+        _ = NonLinear.rmsNorm(watched, fp.encode(massiveRows(dim: dim, rows: 2, seed: 3)), weight: fp.encode([Double](repeating: 1, count: dim)),
+                              dim: dim, eps: 1e-5)
+        #expect(quiet.total == 0, "\(quiet.summary)")
+
+        // Each kind of violation, caught and counted.
+        func violations(_ body: (CleartextBackend) -> Void) -> [RangeMonitor.Kind: Int] {
+            let monitor = RangeMonitor()
+            body(CleartextBackend(monitor: monitor))
+            return monitor.violations
+        }
+        #expect(violations { _ = $0.truncate([UInt64(1) << 62, 5, UInt64(bitPattern: -(1 << 62) - 1)], bits: 18) } == [.truncation: 2])
+        #expect(violations { _ = $0.mul([UInt64(1) << 40, 3], [UInt64(1) << 30, 7]) } == [.product: 1])
+        #expect(violations { _ = $0.add([UInt64(Int64.max)], [1]) } == [.sum: 1])
+        #expect(violations { _ = $0.lessThan([UInt64(1) << 62], [UInt64(bitPattern: -(1 << 62) - 1)]) } == [.comparison: 1])
+        #expect(violations { _ = NonLinear.rsqrt($0, fp.encode([0x1p27])) }[.domain] == 1)
+        // A mean square of 2^26 (one entry of 2^19 at dim 4096) is beyond RMSNorm's range: reported.
+        var huge = [Double](repeating: 0.5, count: dim)
+        huge[9] = 0x1p19
+        let rms = violations { _ = NonLinear.rmsNorm($0, fp.encode(huge), weight: fp.encode([Double](repeating: 1, count: dim)), dim: dim, eps: 0) }
+        #expect(!rms.isEmpty, "RMSNorm beyond its range went unreported")
     }
 
     @Test("on shares, each function stays within a few ulp of the cleartext backend")

@@ -105,6 +105,36 @@ struct SecureTransformerTests {
         #expect(try (0..<4).map { _ in try sampled.feed([4]) }.allSatisfy { $0 < a })
     }
 
+    @Test("the cleartext fixed-point twin reproduces the embedded model's goldens with no range violation")
+    func cleartextTwin() throws {
+        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let golden = try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))
+        let c = model.configuration
+        let generator = Generator(maxPositions: c.maxPositionEmbeddings, vocabularySize: c.vocabSize, eosId: 2)
+        for item in golden["greedy"] as! [[String: Any]] {
+            let prompt = (item["prompt_ids"] as! [Int]).map(Int32.init)
+            var twin = CleartextPredictor(config: c, weights: model.weights)
+            let result = try generator.run(&twin, prompt: prompt, maxTokens: 16, stopAtEOS: false)
+            #expect(prompt + result.tokens == Array((item["ids"] as! [Int]).map(Int32.init).prefix(prompt.count + 16)))
+            #expect(twin.monitor.total == 0, "\(twin.monitor.summary)")
+        }
+    }
+
+    @Test("activations beyond the fixed-point range are reported by the cleartext twin, naming where")
+    func rangeViolationReported() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Embeddings of 30,000: at dim 16 the mean square (9e8) is beyond RMSNorm's 2^26.
+        let name = "model.embed_tokens.weight"
+        try TinyModel.write(to: dir, dtype: .f32, seed: 23, omit: [name],
+                            extra: [.init(name: name, dtype: .f32, shape: [40, 16], values: [Float](repeating: 30_000, count: 640))])
+        let checkpoint = try Checkpoint(directory: dir)
+        let twin = CleartextPredictor(config: checkpoint.configuration, weights: try LlamaWeights(checkpoint: checkpoint))
+        _ = try twin.feed([1, 2])
+        #expect(twin.monitor.total > 0)
+        #expect(twin.monitor.summary.contains("rmsnorm"), "\(twin.monitor.summary)")
+    }
+
     @Test("Gumbel-max sampling: reproducible with a seed, varied across seeds")
     func sampling() throws {
         let model = try LlamaModel(directory: Fixtures.embeddedModel)
