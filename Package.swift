@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "puma", targets: ["puma"]),
+        // For the fuzzing package in Fuzz/ (coverage-guided tests of the checkpoint parsers).
+        .library(name: "PumaIO", targets: ["PumaIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -105,9 +105,13 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
 
     /// Loads and validates `config.json` at `url`.
     public static func load(from url: URL) throws -> LlamaConfiguration {
-        let data = try InputFile.read(url)
+        try parse(InputFile.read(url), file: url.path)
+    }
+
+    /// Parses and validates the text of a `config.json` (`file` names it in errors).
+    public static func parse(_ data: Data, file: String) throws -> LlamaConfiguration {
         guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
-            throw PumaIOError.invalidJSON(file: url.path, reason: "expected a JSON object")
+            throw PumaIOError.invalidJSON(file: file, reason: "expected a JSON object")
         }
         return try JSONDecoder().decode(LlamaConfiguration.self, from: data)
     }

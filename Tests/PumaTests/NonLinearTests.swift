@@ -57,6 +57,13 @@ struct NonLinearTests {
         let e = errors(xs, NonLinear.rsqrt(clear, fp.encode(xs)), { 1 / $0.squareRoot() }, relative: true)
         #expect(e.max <= 2e-4, "max relative \(e.max) at \(e.at)")
         #expect(NonLinear.rsqrt(clear, fp.encode([0x1p26, 0x1p30])) == [0, 0])
+        // With 12 more output bits (as RMSNorm asks), small results keep their precision too.
+        let wide = NonLinear.rsqrt(clear, fp.encode(xs), outputBits: fp.fractionalBits + 12)
+        let worst = zip(xs, wide).map { x, y in
+            let exact = 1 / fp.decode(fp.encode(x)).squareRoot()
+            return abs(Double(Int64(bitPattern: y)) / 0x1p30 - exact) / exact
+        }.max()!
+        #expect(worst < 4e-5, "relative error with 30 output bits: \(worst)")
     }
 
     @Test("SiLU: PUMA's max error 0.072; ours ≤ 2e−4 over the real line (up to ±2^40), comparisons in one msb")
