@@ -275,7 +275,8 @@ public enum NonLinear {
     /// the sum of squares of the scaled row is the mean square itself at 2f fractional bits: it holds
     /// mean squares up to 2^26 (RMS 8192; LLaMA-2-7B's massive activations of ~2,600 in a few
     /// of 4,096 dimensions give about 2^13), 1/dim carries no 2^−f rounding (1/5120 would be off by
-    /// 0.39 %), and only the row sums are reshared. Entries must stay below 2^13 in magnitude.
+    /// 0.39 %), and only the row sums are reshared. Beyond a mean square of 2^26 the result is wrong
+    /// (the cleartext backend reports the truncation it overflows).
     /// Cost (measured, dim 4096): 44 rounds, 24 words per element (the scaling truncation adds 2 rounds
     /// and 6 words per element; the sum of squares reshares one word per row instead of one per element).
     public static func rmsNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, weight: B.Value, dim: Int, eps: Double) -> B.Value {

@@ -15,18 +15,18 @@ struct PumaProcess {
     let stdout: String
     let stderr: String
 
-    /// Runs `puma arguments`; stdout goes to `stdoutPath` instead of a pipe when given.
-    init(_ arguments: [String], stdoutPath: String? = nil) throws {
+    /// Runs `puma arguments`; stdout (stderr) goes to `stdoutPath` (`stderrPath`) instead of a pipe when given.
+    init(_ arguments: [String], stdoutPath: String? = nil, stderrPath: String? = nil) throws {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
         process.currentDirectoryURL = Fixtures.packageRoot
         let out = Pipe(), err = Pipe()
         process.standardOutput = try stdoutPath.map { path in try FileHandle(forWritingTo: URL(fileURLWithPath: path)) } ?? out
-        process.standardError = err
+        process.standardError = try stderrPath.map { path in try FileHandle(forWritingTo: URL(fileURLWithPath: path)) } ?? err
         try process.run()
         let outData = stdoutPath == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let errData = stderrPath == nil ? err.fileHandleForReading.readDataToEndOfFile() : Data()
         process.waitUntilExit()
         status = process.terminationStatus
         stdout = String(decoding: outData, as: UTF8.self)
@@ -103,6 +103,9 @@ struct CLITests {
         let full = try PumaProcess(["inspect"], stdoutPath: "/dev/full")
         #expect(full.status != 0)
         #expect(full.stderr == "Error: cannot write to stdout: No space left on device\n", "\(full.stderr)")
+        // The cost table goes to stderr: a full stderr fails the run too (and nothing traps).
+        let fullStderr = try PumaProcess(["generate", "--prompt", "In", "--max-tokens", "1"], stderrPath: "/dev/full")
+        #expect(fullStderr.status == 1, "exit status \(fullStderr.status)")
         try expectFailure(["bench", "protocols", "--elements", "4"], "--elements (4) must be at least --width (16)")
         try expectFailure(["generate", "--prompt", "x", "--temperature", "-1"], "--temperature must be a finite number ≥ 0")
         try expectFailure(["generate", "--prompt", "x", "--max-tokens", "-3"], "--max-tokens must be ≥ 0")
