@@ -175,8 +175,8 @@ public enum GumbelMax {
         }
     }
 
-    /// logits/T + noise on shares: a public product and a truncation (2 rounds), then the caller's argmax.
-    public static func perturb(_ p: Party, logits: ArithmeticShares, noise: ArithmeticShares, temperature: Double) -> ArithmeticShares {
-        p.add(p.mulPublicFixed(logits, 1 / temperature), noise)
+    /// logits/T + noise: a public product and a truncation (2 rounds on shares), then the caller's argmax.
+    public static func perturb<B: FixedPointBackend>(_ b: B, logits: B.Value, noise: B.Value, temperature: Double) -> B.Value {
+        b.add(b.mulPublicFixed(logits, 1 / temperature), noise)
     }
 }

@@ -308,7 +308,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         // Gumbel-max sampling: the client's secret noise is added to logits / T.
         if options.temperature > 0 {
             logits = b.scope("sample") {
-                b.add(b.mulPublicFixed(logits, 1 / options.temperature), io.clientInput(count: n))
+                GumbelMax.perturb(b, logits: logits, noise: io.clientInput(count: n), temperature: options.temperature)
             }
         }
         let (_, index) = b.argmax(logits, rows: 1, cols: n)
