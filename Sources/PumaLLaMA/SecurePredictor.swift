@@ -105,6 +105,12 @@ public final class SecurePredictor: NextTokenPredictor {
         simulation.report.byScope(depth: 1).filter { !Self.setupScopes.contains($0.key) }
     }
 
+    /// Per top-level operation over all passes, for P0, P1 and P2 alone (bytes each sent, rounds each took).
+    public var operationCostsPerParty: [[String: CostRecord]] {
+        let report = simulation.report
+        return (0..<3).map { report.byScope(depth: 1, ofLedger: $0).filter { !Self.setupScopes.contains($0.key) } }
+    }
+
     /// Modeled network time of all passes on `model`, for the slowest party (weight sharing left out).
     public func modeledSeconds(_ model: NetworkModel) -> Double {
         model.seconds(simulation.report, excluding: Self.setupScopes)

@@ -107,6 +107,9 @@ public struct CostReport: Sendable {
         return out
     }
 
+    /// Ledger `i` alone, per top-level (or deeper) scope.
+    public func byScope(depth: Int = 1, ofLedger i: Int) -> [String: CostRecord] { Ledger.grouped(perParty[i], depth: depth) }
+
     private func combine(_ records: [CostRecord]) -> CostRecord {
         CostRecord(rounds: records.map(\.rounds).max() ?? 0,
                    bytesSent: records.reduce(0) { $0 + $1.bytesSent },

@@ -123,24 +123,37 @@ public enum NonLinear {
     /// Several polynomials of one degree at once: x is the concatenation of `pieces.count` equal
     /// parts and part i is evaluated with `pieces[i]`; the powers share their rounds.
     public static func polynomial<B: FixedPointBackend>(_ b: B, _ x: B.Value, pieces: [[Double]]) -> B.Value {
-        let fp = b.fixedPoint
         let m = b.count(x)
         let part = m / pieces.count
         precondition(part * pieces.count == m && Set(pieces.map(\.count)).count == 1, "polynomial pieces")
-        let degree = pieces[0].count - 1
+        let p = powers(b, x, degree: pieces[0].count - 1)
+        let coefficients = (0..<pieces[0].count).map { k in (0..<m).map { pieces[$0 / part][k] } }
+        return b.truncate(weightedSum(b, p, coefficients), bits: b.fixedPoint.fractionalBits)
+    }
+
+    /// x, x², …, x^degree by doubling: x², then x³ and x⁴ together, then x⁵…x⁸ — ⌈log2 degree⌉
+    /// product rounds, one truncation each. Keep |x| ≲ 1.
+    static func powers<B: FixedPointBackend>(_ b: B, _ x: B.Value, degree: Int) -> [B.Value] {
+        let m = b.count(x)
         var powers = [x]
         while powers.count < degree {
             let have = powers.count
             let want = Swift.min(degree, 2 * have)
             let lhs = (have..<want).map { powers[$0 - have] }
             let rhs = (have..<want).map { _ in powers[have - 1] }
-            let products = b.truncate(b.mul(b.concatenate(lhs), b.concatenate(rhs)), bits: fp.fractionalBits)
+            let products = b.truncate(b.mul(b.concatenate(lhs), b.concatenate(rhs)), bits: b.fixedPoint.fractionalBits)
             for i in 0..<lhs.count { powers.append(b.part(products, i, of: m)) }
         }
-        func coefficient(_ k: Int) -> [UInt64] { (0..<m).map { fp.encode(pieces[$0 / part][k]) } }
-        var sum = b.constant(coefficient(0).map { $0 &* (UInt64(1) << UInt64(fp.fractionalBits)) })
-        for k in stride(from: 1, through: degree, by: 1) { sum = b.add(sum, b.mulPublic(powers[k - 1], coefficient(k))) }
-        return b.truncate(sum, bits: fp.fractionalBits)
+        return powers
+    }
+
+    /// Σ c_k x^k at 2f fractional bits, not truncated (local): `powers` are x … x^d,
+    /// `coefficients[k]` the per-element coefficient of x^k (encoded to 2^−f).
+    static func weightedSum<B: FixedPointBackend>(_ b: B, _ powers: [B.Value], _ coefficients: [[Double]]) -> B.Value {
+        let fp = b.fixedPoint
+        var sum = b.constant(coefficients[0].map { fp.encode($0) &* (UInt64(1) << UInt64(fp.fractionalBits)) })
+        for k in 1..<coefficients.count { sum = b.add(sum, b.mulPublic(powers[k - 1], coefficients[k].map(fp.encode))) }
+        return sum
     }
 
     /// SiLU(x) = x·σ(x) by the chosen approximation.
@@ -171,15 +184,18 @@ public enum NonLinear {
                 let negativePart = b.mul(b.part(selectors, 0, of: n), x)      // min(x, 0)
                 let relu = b.sub(x, negativePart)
                 let magnitude = b.sub(relu, negativePart)               // |x|
-                let u = b.truncate(magnitude, bits: 2)                   // |x| / 4
-                let v = b.truncate(b.addPublic(magnitude, plus(-3.5)), bits: 3)  // (|x| − 3.5) / 8
-                // Each piece's input is zeroed outside its interval, so no unselected input can overflow
-                // the powers; p(0) is the constant term c0, so p(s·t) − c0 + s·c0 = s·p(t) for s ∈ {0, 1}.
+                // One polynomial input per element, its piece's: w = |x|/4 near, (|x| − 3.5)/8 in the
+                // middle, 0 beyond 12 — taken exactly as near·2|x| + middle·(|x| − 3.5), then one
+                // truncation by 3 bits. So each element pays for one set of powers, not two.
                 let pieceSelectors = b.gather(selectors, Array(n..<(3 * n)))
-                let g = polynomial(b, b.mul(pieceSelectors, b.concatenate([u, v])), pieces: [symmetricSiLUNear, symmetricSiLUMiddle])
-                let constants = [symmetricSiLUNear[0], symmetricSiLUMiddle[0]].flatMap { c in [UInt64](repeating: fp.encode(c), count: n) }
-                let selected = b.add(b.addPublic(g, Words.neg(constants)), b.mulPublic(pieceSelectors, constants))
-                return b.sub(relu, b.sumParts(selected, 2))
+                let scaled = b.mul(pieceSelectors, b.concatenate([b.mulPublic(magnitude, 2), b.addPublic(magnitude, plus(-3.5))]))
+                let w = b.truncate(b.sumParts(scaled, 2), bits: 3)
+                // Both pieces' sums from the same powers (local, 2f bits), each kept where its
+                // selector is 1, then one truncation.
+                let p = powers(b, w, degree: symmetricSiLUNear.count - 1)
+                let sums = [symmetricSiLUNear, symmetricSiLUMiddle].map { c in weightedSum(b, p, c.map { [Double](repeating: $0, count: n) }) }
+                let g = b.truncate(b.sumParts(b.mul(pieceSelectors, b.concatenate(sums)), 2), bits: fp.fractionalBits)
+                return b.sub(relu, g)
             }
         }
     }

@@ -9,15 +9,19 @@ struct CostTable {
 
     func render() -> String {
         let ops = predictor.operationCosts
+        let parties = predictor.operationCostsPerParty
         let passes = predictor.passes
         let total = predictor.passTotal
         func megabytes(_ b: Int) -> String { String(format: "%10.3f", Double(b) / 1e6) }
-        var lines = ["operation            MB sent    rounds   wall s"]
+        func perParty(_ bytes: [Int]) -> String { "   " + bytes.map { String(format: "%8.3f", Double($0) / 1e6) }.joined(separator: " ") }
+        var lines = ["operation            MB sent    rounds   wall s   MB sent by P0, P1, P2"]
         for (name, r) in ops.sorted(by: { $0.value.bytesSent > $1.value.bytesSent }) {
             lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(r.bytesSent)
-                + String(format: " %9d %8.3f", r.rounds, r.seconds))
+                + String(format: " %9d %8.3f", r.rounds, r.seconds) + perParty(parties.map { $0[name]?.bytesSent ?? 0 }))
         }
-        lines.append("total".padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(total.bytesSent) + String(format: " %9d %8.3f", total.rounds, total.wallSeconds))
+        let partyTotals = (0..<3).map { i in passes.reduce(0) { $0 + ($1.perParty.count > i ? $1.perParty[i].bytesSent : 0) } }
+        lines.append("total".padding(toLength: 18, withPad: " ", startingAt: 0) + megabytes(total.bytesSent)
+            + String(format: " %9d %8.3f", total.rounds, total.wallSeconds) + perParty(partyTotals))
         if let first = passes.first, passes.count > 1 {
             let rest = passes.dropFirst()
             let meanBytes = rest.reduce(0) { $0 + $1.bytesSent } / rest.count

@@ -42,14 +42,20 @@ struct GenerationReport: Encodable {
         }
     }
 
+    /// One operation over all passes: bytes summed over the parties, rounds of the slowest, and per party.
     struct OpReport: Encodable {
         var bytesSent: Int
         var rounds: Int
         var wallSeconds: Double
+        var perParty: [PartyCost]
 
         /// Every operation of `secure`'s passes (the weight sharing left out).
         static func all(_ secure: SecurePredictor) -> [String: OpReport] {
-            secure.operationCosts.mapValues { OpReport(bytesSent: $0.bytesSent, rounds: $0.rounds, wallSeconds: $0.seconds) }
+            let parties = secure.operationCostsPerParty
+            return Dictionary(uniqueKeysWithValues: secure.operationCosts.map { name, r in
+                (name, OpReport(bytesSent: r.bytesSent, rounds: r.rounds, wallSeconds: r.seconds,
+                                perParty: parties.map { PartyCost(bytesSent: $0[name]?.bytesSent ?? 0, rounds: $0[name]?.rounds ?? 0) }))
+            })
         }
     }
 

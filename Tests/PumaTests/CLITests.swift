@@ -186,7 +186,14 @@ struct CLITests {
         #expect(perToken.count == 6)
         #expect(perToken.allSatisfy { ($0["bytes_sent"] as? Int ?? 0) > 0 && ($0["rounds"] as? Int ?? 0) > 0 && $0["wall_seconds"] is Double })
         let ops = report["ops"] as! [String: [String: Any]]
-        for name in ["softmax", "rmsnorm", "silu_mul", "argmax", "qkv_proj"] { #expect(ops[name]?["bytes_sent"] as? Int ?? 0 > 0, "\(name)") }
+        for name in ["softmax", "rmsnorm", "silu_mul", "argmax", "qkv_proj"] {
+            #expect(ops[name]?["bytes_sent"] as? Int ?? 0 > 0, "\(name)")
+            // Per party: three entries whose bytes add up to the sum, the slowest one's rounds.
+            let parties = ops[name]?["per_party"] as? [[String: Int]] ?? []
+            #expect(parties.count == 3 && parties.reduce(0) { $0 + ($1["bytes_sent"] ?? 0) } == ops[name]?["bytes_sent"] as? Int, "\(name)")
+            #expect(parties.map { $0["rounds"] ?? 0 }.max() == ops[name]?["rounds"] as? Int, "\(name)")
+        }
+        #expect(run.stderr.contains("MB sent by P0, P1, P2"))
         #expect(((report["peak_rss_bytes"] as? Int) ?? 0) > 0)
         #expect(run.stderr.contains("modeled network time, slowest party (LAN"))
         #expect(run.stderr.contains("WAN"))
