@@ -32,7 +32,8 @@ for model, reports in sorted(runs.items()):
     ordered = sorted(reports, key=lambda r: r["secure_wall_seconds"])
     median_run = ordered[len(ordered) // 2]
     print(f"\n{model}, median run: per operation over all passes")
-    print("| operation | MB sent (summed) | rounds | wall s |")
-    print("|---|---|---|---|")
+    print("| operation | MB sent (summed) | MB sent by P0 / P1 / P2 | rounds | wall s |")
+    print("|---|---|---|---|---|")
     for name, op in sorted(median_run["ops"].items(), key=lambda kv: -kv[1]["wall_seconds"]):
-        print(f"| {name} | {op['bytes_sent'] / 1e6:.1f} | {op['rounds']} | {op['wall_seconds']:.2f} |")
+        parties = " / ".join(f"{p['bytes_sent'] / 1e6:.1f}" for p in op.get("per_party", [])) or "—"
+        print(f"| {name} | {op['bytes_sent'] / 1e6:.1f} | {parties} | {op['rounds']} | {op['wall_seconds']:.2f} |")
