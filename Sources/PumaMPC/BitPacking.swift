@@ -28,6 +28,21 @@ enum BitPacking {
         return BooleanShares(first: pack(x.first), second: pack(x.second))
     }
 
+    /// Bits 32…63 of each value, two values per word (value 2j in the low half of word j).
+    static func highHalves(_ v: [UInt64]) -> [UInt64] {
+        (0..<((v.count + 1) / 2)).map { j in (v[2 * j] >> 32) | (2 * j + 1 < v.count ? v[2 * j + 1] & 0xFFFF_FFFF_0000_0000 : 0) }
+    }
+
+    /// The top bit of each of the first `count` lanes of `laneWidth` bits (64 or 32), as bit 0 of a word per lane.
+    static func laneTops(_ x: BooleanShares, laneWidth: Int, count: Int) -> BooleanShares {
+        func tops(_ v: [UInt64]) -> [UInt64] {
+            (0..<count).map { e in
+                laneWidth == 64 ? v[e] >> 63 : (v[e / 2] >> UInt64(32 * (e % 2) + 31)) & 1
+            }
+        }
+        return BooleanShares(first: tops(x.first), second: tops(x.second))
+    }
+
     /// Stream bit i → bit 0 of word i, for the first `count` bits.
     static func unpack(_ x: BooleanShares, count: Int) -> BooleanShares {
         func spread(_ v: [UInt64]) -> [UInt64] { (0..<count).map { (v[$0 / 64] >> UInt64($0 % 64)) & 1 } }

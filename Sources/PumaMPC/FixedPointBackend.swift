@@ -46,6 +46,9 @@ public protocol FixedPointBackend {
     func concatenateBits(_ parts: [Bits]) -> Bits
     func gatherBits(_ x: Bits, _ indices: [Int]) -> Bits
     func msb(_ x: Value) -> Bits
+    /// [x < 0] from the top 32 bits of x·2^k: exact for |x| < 2^(63−k) − 2^(32−k) except that x ∈ [0, 2^(32−k))
+    /// may read as negative on shares (see `Party.msbCoarse`).
+    func msbCoarse(_ x: Value, scaleBits: Int) -> Bits
     func lessThan(_ x: Value, _ y: Value) -> Bits
     func lessThan(_ x: Value, public c: UInt64) -> Bits
     func greaterThan(_ x: Value, public c: UInt64) -> Bits
@@ -258,6 +261,12 @@ public struct CleartextBackend: FixedPointBackend {
     public func concatenateBits(_ parts: [[UInt64]]) -> [UInt64] { parts.flatMap { $0 } }
     public func gatherBits(_ x: [UInt64], _ indices: [Int]) -> [UInt64] { indices.map { x[$0] } }
     public func msb(_ x: [UInt64]) -> [UInt64] { x.map { $0 >> 63 } }
+    /// The exact sign; with a monitor, inputs beyond the coarse comparison's range are counted.
+    public func msbCoarse(_ x: [UInt64], scaleBits k: Int) -> [UInt64] {
+        let bound = (Int64(1) << (63 - k)) - (Int64(1) << (32 - k))
+        requireDomain(x, -bound + 1, bound, "a coarse comparison")
+        return msb(x)
+    }
     public func lessThan(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] {
         checkSums(x, y, subtract: true, kind: .comparison)
         return msb(Words.sub(x, y))

@@ -4,23 +4,28 @@ import PumaCore
 extension Party {
     /// Boolean sharings of two words whose sum is x: s = x0 + x1 (known to P0, shared by it:
     /// component 0 from the PRSS key with P2, component 2 zero, component 1 = s ⊕ component 0 sent to
-    /// P1) and x2 (already held by P1 and P2, no sharing). Cost: 1 round, n words.
-    private func booleanSummands(_ x: ArithmeticShares) -> (s: BooleanShares, t: BooleanShares) {
-        let n = x.count
-        let zero = [UInt64](repeating: 0, count: n)
+    /// P1) and x2 (already held by P1 and P2, no sharing). `pack` (XOR-linear, the same for both
+    /// summands) may first keep only part of each word's bits. Cost: 1 round, as many words as `pack` returns.
+    private func booleanSummands(_ x: ArithmeticShares, pack: ([UInt64]) -> [UInt64] = { $0 }) -> (s: BooleanShares, t: BooleanShares) {
         switch id {
         case 0:
-            let c0 = common(with: 2, n)
-            let c1 = Words.xor(Words.add(x.first, x.second), c0)
+            let s = pack(Words.add(x.first, x.second))
+            let zero = [UInt64](repeating: 0, count: s.count)
+            let c0 = common(with: 2, s.count)
+            let c1 = Words.xor(s, c0)
             _ = exchange(send: [(.party(1), c1)], receive: [])
             return (BooleanShares(first: c0, second: c1), BooleanShares(first: zero, second: zero))
         case 1:
+            let t = pack(x.second)
+            let zero = [UInt64](repeating: 0, count: t.count)
             let c1 = exchange(send: [], receive: [.party(0)])[0]
-            return (BooleanShares(first: c1, second: zero), BooleanShares(first: zero, second: x.second))
+            return (BooleanShares(first: c1, second: zero), BooleanShares(first: zero, second: t))
         default:
-            let c0 = common(with: 0, n)
+            let t = pack(x.first)
+            let zero = [UInt64](repeating: 0, count: t.count)
+            let c0 = common(with: 0, t.count)
             _ = exchange(send: [], receive: [])
-            return (BooleanShares(first: zero, second: c0), BooleanShares(first: x.first, second: zero))
+            return (BooleanShares(first: zero, second: c0), BooleanShares(first: t, second: zero))
         }
     }
 
@@ -58,30 +63,57 @@ extension Party {
     /// component locally. Cost: 8 rounds, n + 3n + 6·Σ_{k=1..5}⌈n/2^k⌉ + 3⌈n/64⌉ words (≈ 10n). Exact.
     public func msb(_ x: ArithmeticShares) -> BooleanShares {
         scope("msb") {
-            let n = x.count
             let (s, t) = booleanSummands(x)
-            let top: UInt64 = 1 << 63
-            let p = xor(s, t)
-            // Bit 63 of (g, p) becomes (0, 1), so the generate over all 64 bits is the carry into bit 63.
-            var g = andPublic(and(s, t), ~top)
-            var q = xorPublic(andPublic(p, ~top), [UInt64](repeating: top, count: n))
-            var width = 64
-            while width > 1 {
-                let (gLow, gHigh) = (BitPacking.evenBits(g), BitPacking.oddBits(g))
-                let (qLow, qHigh) = (BitPacking.evenBits(q), BitPacking.oddBits(q))
-                if width > 2 {
-                    let m = qHigh.count
-                    let both = and(BooleanShares.concatenate([qHigh, qHigh]), BooleanShares.concatenate([gLow, qLow]))
-                    g = xor(gHigh, both.slice(0..<m))
-                    q = both.slice(m..<(2 * m))
-                } else {
-                    g = xor(gHigh, and(qHigh, gLow))
-                }
-                width /= 2
-            }
-            // g now holds one carry bit per element, packed: unpack and add p's bit 63.
-            return xor(BitPacking.unpack(g, count: n), shiftRight(p, 63))
+            return carry(s, t, laneWidth: 64, count: x.count)
         }
+    }
+
+    /// The sign of x from the top 32 bits of x·2^k (SecureML-style comparison on fewer bits: the
+    /// boolean summands keep only their high halves, two elements per word, and the carry out of
+    /// the dropped low halves is ignored).
+    ///
+    /// Exact for every x with |x| < 2^(63−k) − 2^(32−k) (encoded) except x ∈ [0, 2^(32−k)), which may
+    /// come out negative (when the dropped carry is 1, which depends on the random split): with
+    /// k = 20 and f = 18, a value within 2^−6 above zero may read as below it, and |x| must stay below 2^25.
+    /// For thresholds where either answer is fine that close (the SiLU's pieces meet there), at half
+    /// the bytes and one round less than `msb`.
+    /// Cost: 7 rounds, ⌈n/2⌉ + 3⌈n/2⌉ words, then a halving tree on 32-bit lanes (≈ 4.9n words).
+    public func msbCoarse(_ x: ArithmeticShares, scaleBits k: Int) -> BooleanShares {
+        precondition((1...31).contains(k), "msbCoarse: scale by 2^\(k)")
+        return scope("msb") {
+            let (s, t) = booleanSummands(mulPublic(x, UInt64(1) << UInt64(k)), pack: BitPacking.highHalves)
+            return carry(s, t, laneWidth: 32, count: x.count)
+        }
+    }
+
+    /// The sign bit of s + t for boolean summands packed in lanes of `laneWidth` bits (64: one element
+    /// per word; 32: two): only the carry into each lane's top bit is needed (sign = p_top ⊕ carry), so
+    /// the lanes' group generate below the top bit is reduced by a tree that halves the bits at every
+    /// level, (G, P) ← (G_hi ⊕ P_hi∧G_lo, P_hi∧P_lo), packing the surviving bits of all elements
+    /// densely: level k ANDs ⌈words/2^k⌉ words. Pairing neighbouring bits is a linear map, applied
+    /// to each share component locally. Exact.
+    private func carry(_ s: BooleanShares, _ t: BooleanShares, laneWidth: Int, count n: Int) -> BooleanShares {
+        let tops: UInt64 = laneWidth == 64 ? 1 << 63 : 0x8000_0000_8000_0000
+        let p = xor(s, t)
+        // Each lane's top bit of (g, p) becomes (0, 1), so the generate over the lane is the carry into its top bit.
+        var g = andPublic(and(s, t), ~tops)
+        var q = xorPublic(andPublic(p, ~tops), [UInt64](repeating: tops, count: p.count))
+        var width = laneWidth
+        while width > 1 {
+            let (gLow, gHigh) = (BitPacking.evenBits(g), BitPacking.oddBits(g))
+            let (qLow, qHigh) = (BitPacking.evenBits(q), BitPacking.oddBits(q))
+            if width > 2 {
+                let m = qHigh.count
+                let both = and(BooleanShares.concatenate([qHigh, qHigh]), BooleanShares.concatenate([gLow, qLow]))
+                g = xor(gHigh, both.slice(0..<m))
+                q = both.slice(m..<(2 * m))
+            } else {
+                g = xor(gHigh, and(qHigh, gLow))
+            }
+            width /= 2
+        }
+        // g now holds one carry bit per element, packed: unpack and add p's top bit of each lane.
+        return xor(BitPacking.unpack(g, count: n), BitPacking.laneTops(p, laneWidth: laneWidth, count: n))
     }
 
     /// [x < y], correct when |x − y| < 2^63. Cost: that of `msb`.

@@ -20,7 +20,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
     case input, revealToAll, revealToClient, mul, square, sumOfSquares, matmul, truncate
-    case and, a2b, msb, lessThan, equal, b2a, mulBA, mux, max, argmax
+    case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, argmax
 
     /// `Party.msb` on n elements: 8 rounds; n + 3n words, then ANDs on 2⌈n/2^k⌉ words at levels
     /// k = 1…5 and on ⌈n/64⌉ at level 6.
@@ -34,6 +34,19 @@ public enum Primitive: String, CaseIterable, Sendable {
         return DeclaredCost(rounds: 8, elements: words)
     }
 
+    /// `Party.msbCoarse` on n elements: 7 rounds; h + 3h words for h = ⌈n/2⌉ (two 32-bit lanes per
+    /// word), then ANDs on 2⌈h/2^k⌉ words at levels k = 1…4 and on ⌈h/32⌉ at level 5.
+    static func msbCoarseCost(_ n: Int) -> DeclaredCost {
+        let h = (n + 1) / 2
+        var words = h + 3 * h
+        var m = h
+        for level in 1...5 {
+            m = (m + 1) / 2
+            words += 3 * (level < 5 ? 2 * m : m)
+        }
+        return DeclaredCost(rounds: 7, elements: words)
+    }
+
     /// Cost for `n` elements (for matmul: n output elements; for sumOfSquares, max and argmax: n rows
     /// of `width` columns).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
@@ -45,6 +58,7 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .truncate: return DeclaredCost(rounds: 2, elements: 6 * n)
         case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
         case .msb, .lessThan: return Self.msbCost(n)
+        case .msbCoarse: return Self.msbCoarseCost(n)
         case .equal: return Self.msbCost(2 * n) + DeclaredCost(rounds: 1, elements: 3 * n)
         case .b2a: return DeclaredCost(rounds: 2, elements: 3 * n)
         case .mulBA, .mux: return DeclaredCost(rounds: 3, elements: 6 * n)
@@ -102,6 +116,7 @@ extension Primitive {
         case .and: _ = p.and(o.bits, o.bits)
         case .a2b: _ = p.a2b(o.a)
         case .msb: _ = p.msb(o.a)
+        case .msbCoarse: _ = p.msbCoarse(o.a, scaleBits: 20)
         case .lessThan: _ = p.lessThan(o.a, o.b)
         case .equal: _ = p.equal(o.a, o.b)
         case .b2a: _ = p.b2a(o.bits)

@@ -12,9 +12,9 @@ public enum NonLinear {
         /// PUMA's: 4 pieces, 3 comparisons; max error 0.072 (just above x = 4); 24 rounds, 87 words per element.
         case puma
         /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two degree-6 pieces on [0, 3.5) and [3.5, 12),
-        /// 0 beyond; 5 comparisons ([x < 0], [x < ±3.5], [x < ±12]) batched in one msb; each element's
-        /// piece input selected first, so it pays for one set of powers; max error about 1e−4 for
-        /// every |x| < 2^44; 26 rounds, 130 words per element: 1.5× PUMA's traffic for 700 times less error.
+        /// 0 beyond; 5 comparisons ([x < 0], [x < ±3.5], [x < ±12]) batched in one coarse msb (32-bit
+        /// lanes); each element's piece input selected first, so it pays for one set of powers; max
+        /// error about 1e−4 for every |x| < 2^25; 25 rounds, 105 words per element.
         case symmetric
     }
 
@@ -173,10 +173,14 @@ public enum NonLinear {
                 }
             case .symmetric:
                 // SiLU(x) = ReLU(x) − g(|x|) with g(a) = a·σ(−a), even in x and decaying like a·e^−a.
-                // Comparisons on x itself, batched in one msb: [x < 0], [x < ±3.5], [x < ±12] (no x²,
-                // so any |x| < 2^44 is in range).
+                // Comparisons on x itself, batched in one coarse msb: [x < 0], [x < ±3.5], [x < ±12]
+                // (no x²). On the top 32 bits of (x − c)·2^20 they are exact for |x − c| < 2^25 except
+                // within 2^−6 above each threshold c, which may read as below it — harmless here:
+                // below 0 the formula still gives x/2 + x²/4 + … (SiLU to second order), and at
+                // ±3.5 and ±12 the neighbouring piece extends smoothly over 1/64.
                 func plus(_ c: Double) -> [UInt64] { [UInt64](repeating: fp.encode(c), count: n) }
-                let bits = b.msb(b.concatenate([x] + [-3.5, 3.5, -12, 12].map { b.addPublic(x, plus($0)) }))
+                let bits = b.msbCoarse(b.concatenate([x] + [-3.5, 3.5, -12, 12].map { b.addPublic(x, plus($0)) }),
+                                       scaleBits: coarseComparisonScaleBits)
                 let near = b.xor(b.part(bits, 1, of: n), b.part(bits, 2, of: n))     // |x| < 3.5
                 let within = b.xor(b.part(bits, 3, of: n), b.part(bits, 4, of: n))   // |x| < 12
                 // 0/1 selectors [x < 0], near, middle (3.5 ≤ |x| < 12): products with them are exact.
@@ -199,6 +203,10 @@ public enum NonLinear {
             }
         }
     }
+
+    /// The SiLU's comparisons read the top 32 bits of (x − c)·2^20: fine to 2^−6 near a threshold,
+    /// exact beyond it, for |x − c| < 2^25.
+    static let coarseComparisonScaleBits = 20
 
     /// g(a) = a·σ(−a) on [0, 3.5) as a polynomial in a/4, and on [3.5, 12) in (a − 3.5)/8
     /// (weighted least squares towards minimax; fit errors 6.9e−5 and 6.7e−5; g(12) = 7.4e−5).
