@@ -14,7 +14,7 @@ public enum NonLinear {
         /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two degree-6 pieces on [0, 3.5) and [3.5, 12),
         /// 0 beyond; 5 comparisons ([x < 0], [x < ±3.5], [x < ±12]) batched in one coarse msb (32-bit
         /// lanes); each element's piece input selected first, so it pays for one set of powers; max
-        /// error about 1e−4 for every |x| < 2^25; 25 rounds, 105 words per element.
+        /// error about 1e−4 for every |x| < 2^25; 23 rounds, 99 words per element.
         case symmetric
     }
 
@@ -147,12 +147,14 @@ public enum NonLinear {
         return powers
     }
 
-    /// Σ c_k x^k at 2f fractional bits, not truncated (local): `powers` are x … x^d,
-    /// `coefficients[k]` the per-element coefficient of x^k (encoded to 2^−f).
-    static func weightedSum<B: FixedPointBackend>(_ b: B, _ powers: [B.Value], _ coefficients: [[Double]]) -> B.Value {
-        let fp = b.fixedPoint
-        var sum = b.constant(coefficients[0].map { fp.encode($0) &* (UInt64(1) << UInt64(fp.fractionalBits)) })
-        for k in 1..<coefficients.count { sum = b.add(sum, b.mulPublic(powers[k - 1], coefficients[k].map(fp.encode))) }
+    /// Σ c_k x^k at 2f + `extraBits` fractional bits, not truncated (local): `powers` are x … x^d,
+    /// `coefficients[k]` the per-element coefficient of x^k, encoded to 2^−(f + extraBits) (extra
+    /// bits keep small coefficients of powers of larger inputs precise).
+    static func weightedSum<B: FixedPointBackend>(_ b: B, _ powers: [B.Value], _ coefficients: [[Double]], extraBits: Int = 0) -> B.Value {
+        let f = b.fixedPoint.fractionalBits
+        let fine = FixedPoint(fractionalBits: f + extraBits)
+        var sum = b.constant(coefficients[0].map { fine.encode($0) &* (UInt64(1) << UInt64(f)) })
+        for k in 1..<coefficients.count { sum = b.add(sum, b.mulPublic(powers[k - 1], coefficients[k].map(fine.encode))) }
         return sum
     }
 
@@ -188,17 +190,21 @@ public enum NonLinear {
                 let negativePart = b.mul(b.part(selectors, 0, of: n), x)      // min(x, 0)
                 let relu = b.sub(x, negativePart)
                 let magnitude = b.sub(relu, negativePart)               // |x|
-                // One polynomial input per element, its piece's: w = |x|/4 near, (|x| − 3.5)/8 in the
-                // middle, 0 beyond 12 — taken exactly as near·2|x| + middle·(|x| − 3.5), then one
-                // truncation by 3 bits. So each element pays for one set of powers, not two.
+                // One polynomial input per element, its piece's: z = |x| near, |x| − 3.5 in the
+                // middle, 0 beyond 12 (products with 0/1 selectors are exact, no truncation). So each
+                // element pays for one set of powers, not two.
                 let pieceSelectors = b.gather(selectors, Array(n..<(3 * n)))
-                let scaled = b.mul(pieceSelectors, b.concatenate([b.mulPublic(magnitude, 2), b.addPublic(magnitude, plus(-3.5))]))
-                let w = b.truncate(b.sumParts(scaled, 2), bits: 3)
-                // Both pieces' sums from the same powers (local, 2f bits), each kept where its
-                // selector is 1, then one truncation.
-                let p = powers(b, w, degree: symmetricSiLUNear.count - 1)
-                let sums = [symmetricSiLUNear, symmetricSiLUMiddle].map { c in weightedSum(b, p, c.map { [Double](repeating: $0, count: n) }) }
-                let g = b.truncate(b.sumParts(b.mul(pieceSelectors, b.concatenate(sums)), 2), bits: fp.fractionalBits)
+                let z = b.sumParts(b.mul(pieceSelectors, b.concatenate([magnitude, b.addPublic(magnitude, plus(-3.5))])), 2)
+                // Both pieces' sums from the same powers (local; coefficients of the fits in |x|/4
+                // and (|x| − 3.5)/8 rescaled by 4^−k and 8^−k, kept at f + 12 bits), each kept where
+                // its selector is 1, then one truncation.
+                let p = powers(b, z, degree: symmetricSiLUNear.count - 1)
+                let pieces = [(symmetricSiLUNear, 4.0), (symmetricSiLUMiddle, 8.0)]
+                let sums = pieces.map { coefficients, scale in
+                    weightedSum(b, p, coefficients.enumerated().map { k, c in [Double](repeating: c / Foundation.pow(scale, Double(k)), count: n) },
+                                extraBits: 12)
+                }
+                let g = b.truncate(b.sumParts(b.mul(pieceSelectors, b.concatenate(sums)), 2), bits: fp.fractionalBits + 12)
                 return b.sub(relu, g)
             }
         }
