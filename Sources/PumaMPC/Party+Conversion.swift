@@ -68,9 +68,9 @@ extension Party {
         }
     }
 
-    /// The sign of x from the top 32 bits of x·2^k (SecureML-style comparison on fewer bits: the
-    /// boolean summands keep only their high halves, two elements per word, and the carry out of
-    /// the dropped low halves is ignored).
+    /// The sign of x from the top 32 bits of x·2^k: the boolean summands keep only their high halves,
+    /// two elements per word, and the carry out of the dropped low halves is ignored (as SecureML's
+    /// local truncation ignores the carry of the bits it drops; Mohassel and Zhang, 2017, §4.1).
     ///
     /// Exact for every x with |x| < 2^(63−k) − 2^(32−k) (encoded) except x ∈ [0, 2^(32−k)), which may
     /// come out negative (when the dropped carry is 1, which depends on the random split): with
