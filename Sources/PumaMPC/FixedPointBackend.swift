@@ -60,6 +60,8 @@ public protocol FixedPointBackend {
     func mulBA(_ b: Bits, _ x: Value) -> Value
     func mux(_ b: Bits, _ x: Value, _ y: Value) -> Value
     func max(_ x: Value, rows: Int, cols: Int) -> Value
+    /// Row maxima at most ⌈log2 cols⌉·2^(32−k) (encoded) below the true ones (see `Party.maxCoarse`).
+    func maxCoarse(_ x: Value, rows: Int, cols: Int, scaleBits: Int) -> Value
     func argmax(_ x: Value, rows: Int, cols: Int) -> (values: Value, indices: Value)
 
     /// Attributes the cost of `body` to `name` (in the clear: names where a range violation happened).
@@ -287,6 +289,16 @@ public struct CleartextBackend: FixedPointBackend {
     public func mulBA(_ b: [UInt64], _ x: [UInt64]) -> [UInt64] { zip(b, x).map { $0 & 1 == 1 ? $1 : 0 } }
     public func mux(_ b: [UInt64], _ x: [UInt64], _ y: [UInt64]) -> [UInt64] { (0..<x.count).map { b[$0] & 1 == 1 ? x[$0] : y[$0] } }
     public func max(_ x: [UInt64], rows: Int, cols: Int) -> [UInt64] { argmax(x, rows: rows, cols: cols).values }
+    /// The exact maxima; with a monitor, differences beyond the coarse comparisons' range are counted.
+    public func maxCoarse(_ x: [UInt64], rows: Int, cols: Int, scaleBits k: Int) -> [UInt64] {
+        if let monitor {
+            let bound = (Int64(1) << (63 - k)) - (Int64(1) << (32 - k))
+            let (lo, hi) = (x.map(Ring.signed).min() ?? 0, x.map(Ring.signed).max() ?? 0)
+            let (spread, overflow) = hi.subtractingReportingOverflow(lo)
+            if overflow || spread >= bound { monitor.note(.domain, 1, "values 2^\(63 - k) apart in a coarse max") }
+        }
+        return max(x, rows: rows, cols: cols)
+    }
     public func argmax(_ x: [UInt64], rows: Int, cols: Int) -> (values: [UInt64], indices: [UInt64]) {
         var values: [UInt64] = [], indices: [UInt64] = []
         if let monitor {

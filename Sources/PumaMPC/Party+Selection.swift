@@ -10,6 +10,15 @@ extension Party {
         scope("max") { reduce(x, indices: nil, rows: rows, cols: cols).values }
     }
 
+    /// Row maxima at most ⌈log2 cols⌉·2^(32−k) below the true ones, by the same tree with
+    /// `msbCoarse(·, k)` comparisons (7 rounds and half the comparison words per level): at each level
+    /// a pair closer than 2^(32−k) may keep the smaller element. For softmax, which is shift-invariant.
+    /// Differences must stay below 2^(63−k) − 2^(32−k).
+    /// Cost per level with p pairs: 10 rounds, `msbCoarse` of p plus 6p elements.
+    public func maxCoarse(_ x: ArithmeticShares, rows: Int, cols: Int, scaleBits k: Int) -> ArithmeticShares {
+        scope("max") { reduce(x, indices: nil, rows: rows, cols: cols, coarseScaleBits: k).values }
+    }
+
     /// Row maxima and the (secret) index of the first maximal column of each row, carrying
     /// (value, index) pairs through the same tree; the index never leaves its sharing.
     /// Cost per level with p pairs: 11 rounds, `msb` of p plus 9p elements.
@@ -21,7 +30,7 @@ extension Party {
         }
     }
 
-    private func reduce(_ x: ArithmeticShares, indices: ArithmeticShares?, rows: Int, cols: Int)
+    private func reduce(_ x: ArithmeticShares, indices: ArithmeticShares?, rows: Int, cols: Int, coarseScaleBits: Int? = nil)
         -> (values: ArithmeticShares, indices: ArithmeticShares?) {
         precondition(x.count == rows * cols && cols > 0, "max: \(x.count) elements for \(rows)×\(cols)")
         var values = x, index = indices, width = cols
@@ -36,7 +45,7 @@ extension Party {
             }
             let (a, b) = (values.gather(left), values.gather(right))
             // Take the right element only when strictly larger, so ties keep the lower index.
-            let takeRight = lessThan(a, b)
+            let takeRight = coarseScaleBits.map { msbCoarse(sub(a, b), scaleBits: $0) } ?? lessThan(a, b)
             let newWidth = pairs + width % 2
             // One bit conversion serves both selections: winner = a + bit·(b − a).
             let merged: [ArithmeticShares] = scope("mux") {

@@ -20,7 +20,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
     case input, revealToAll, revealToClient, mul, square, sumOfSquares, matmul, truncate
-    case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, argmax
+    case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, argmax
 
     /// `Party.msb` on n elements: 8 rounds; n + 3n words, then ANDs on 2⌈n/2^k⌉ words at levels
     /// k = 1…5 and on ⌈n/64⌉ at level 6.
@@ -62,13 +62,14 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .equal: return Self.msbCost(2 * n) + DeclaredCost(rounds: 1, elements: 3 * n)
         case .b2a: return DeclaredCost(rounds: 2, elements: 3 * n)
         case .mulBA, .mux: return DeclaredCost(rounds: 3, elements: 6 * n)
-        case .max, .argmax:
+        case .max, .maxCoarse, .argmax:
             // n rows; per level, p = n·⌊w/2⌋ comparisons, one b2a (3p) and 1 or 2 products (3p each).
             var cost = DeclaredCost(rounds: 0, elements: 0)
             var w = width
             while w > 1 {
                 let p = n * (w / 2)
-                cost = cost + Self.msbCost(p) + DeclaredCost(rounds: 3, elements: p * (self == .max ? 6 : 9))
+                let comparison = self == .maxCoarse ? Self.msbCoarseCost(p) : Self.msbCost(p)
+                cost = cost + comparison + DeclaredCost(rounds: 3, elements: p * (self == .argmax ? 9 : 6))
                 w = w / 2 + w % 2
             }
             return cost
@@ -123,6 +124,7 @@ extension Primitive {
         case .mulBA: _ = p.mulBA(o.bits, o.b)
         case .mux: _ = p.mux(o.bits, o.a, o.b)
         case .max: _ = p.max(o.wide, rows: n, cols: o.width)
+        case .maxCoarse: _ = p.maxCoarse(o.wide, rows: n, cols: o.width, scaleBits: 20)
         case .argmax: _ = p.argmax(o.wide, rows: n, cols: o.width)
         }
         return n

@@ -36,10 +36,14 @@ struct NonLinearTests {
         #expect(c.max <= 0.00025, "corrected max \(c.max) at \(c.at)")
         #expect(zip(xs, puma).allSatisfy { $0 >= -14 || $1 <= 1 })
         #expect(zip(xs, ours).allSatisfy { $0 >= -14 || $1 <= 1 })
-        // Far below, nothing overflows (the input is clamped before the powers): no range violation.
+        // Far below, nothing overflows (the input is clamped before the powers): no range violation
+        // down to −2^25, where the coarse range test ends (and beyond it, one is reported).
         let monitor = RangeMonitor()
-        let far = NonLinear.negExp(CleartextBackend(monitor: monitor), fp.encode([-100, -1e4, -1e9]))
+        let far = NonLinear.negExp(CleartextBackend(monitor: monitor), fp.encode([-100, -1e4, -3e7]))
         #expect(far.allSatisfy { $0 <= 1 } && monitor.total == 0, "\(far), \(monitor.summary)")
+        let beyond = RangeMonitor()
+        _ = NonLinear.negExp(CleartextBackend(monitor: beyond), fp.encode([-1e9]))
+        #expect(beyond.violations[.domain] == 1, "\(beyond.summary)")
     }
 
     @Test("reciprocal: relative error ≤ 2e−4 (beyond 3 ulp) over ±[2^−10, 2^17]")

@@ -165,6 +165,23 @@ struct PrimitivesTests {
         #expect(misread > 0 && misread < inBand, "\(misread) of \(inBand) values in the band misread")
     }
 
+    @Test("coarse max: each row's result is one of its elements, at most ⌈log2 cols⌉·2^12 below the true maximum")
+    func coarseMax() {
+        var s = RingSamples(seed: 20)
+        let (rows, cols) = (300, 7)
+        // Rows of near-ties (within the 2^12 band) and of well-separated values.
+        let x: [Int64] = (0..<(rows * cols)).map { i in
+            let r = i / cols
+            return r % 2 == 0 ? Int64(r) << 20 + Int64(s.random.next() % 5000) : Int64(bitPattern: s.random.next()) >> 24
+        }
+        let out = MPC.run([x.map { UInt64(bitPattern: $0) }]) { p, v in p.maxCoarse(v[0], rows: rows, cols: cols, scaleBits: 20) }
+        for r in 0..<rows {
+            let row = Array(x[(r * cols)..<((r + 1) * cols)])
+            let got = Int64(bitPattern: out[r])
+            #expect(row.contains(got) && row.max()! - got < 3 << 12, "row \(r): \(got) against \(row.max()!)")
+        }
+    }
+
     @Test("B2A, Mul_BA and mux are exact")
     func selection() {
         var s = RingSamples(seed: 18)
