@@ -53,7 +53,7 @@ public enum NonLinear {
     /// 1/x by Goldschmidt's iteration (Catrina–Saxena §3.4): sign by MSB, normalise |x| = c·2^(j+1−f)
     /// with c ∈ [0.5, 1) from the highest set bit, w = (2.9142 − 2c)·2^(f−1−j), then two iterations
     /// r ← r(1 + e), e ← e². Domain 2^−f ≤ |x| < 2^f; relative error ≤ 5.4e−5 plus rounding.
-    /// Cost: 43 rounds, 245 words per element.
+    /// Cost: 37 rounds, 558 words per element.
     public static func reciprocal<B: FixedPointBackend>(_ b: B, _ x: B.Value) -> B.Value {
         b.scope("reciprocal") {
             let f = b.fixedPoint.fractionalBits
@@ -87,7 +87,7 @@ public enum NonLinear {
     /// Domain 2^−f ≤ x < 2^26 (`rsqrtDomainBits`; 0 beyond); relative error ≤ 1.0e−5 over [2^−8, 2^26)
     /// with f + 12 output bits (measured), plus the output's quantisation with fewer.
     /// The result carries `outputBits` fractional bits (default f): more keep small results precise.
-    /// Cost: 33 rounds, 256 words per element.
+    /// Cost: 27 rounds, 648 words per element (most of them in the bit-length tests, on few rows).
     public static func rsqrt<B: FixedPointBackend>(_ b: B, _ x: B.Value, outputBits: Int? = nil) -> B.Value {
         b.scope("rsqrt") {
             let f = b.fixedPoint.fractionalBits
@@ -296,7 +296,7 @@ public enum NonLinear {
             let sums = b.sumGroups(b.gather(b.concatenate([e, b.constant([0])]), sumsIndices), groupSize: width)
             // 1/Σ as rsqrt(Σ)²: Σ ∈ [1, width] lies in rsqrt's domain, and with 12 extra fractional
             // bits kept through the square and the product the result is as precise as the
-            // reciprocal's, in 39 rounds instead of 46.
+            // reciprocal's, in 33 rounds instead of 40.
             let f = b.fixedPoint.fractionalBits, extra = 12
             let root = rsqrt(b, sums, outputBits: f + extra)
             let inverse = b.truncate(b.square(root), bits: f + extra)
@@ -316,7 +316,7 @@ public enum NonLinear {
     /// of 4,096 dimensions give about 2^13), 1/dim carries no 2^−f rounding (1/5120 would be off by
     /// 0.39 %), and only the row sums are reshared. Beyond a mean square of 2^26 the result is wrong
     /// (the cleartext backend reports the truncation it overflows).
-    /// Cost (measured, dim 4096): 44 rounds, 24 words per element (the scaling truncation adds 2 rounds
+    /// Cost (measured, dim 4096): 38 rounds, 24 words per element (the scaling truncation adds 2 rounds
     /// and 6 words per element; the sum of squares reshares one word per row instead of one per element).
     public static func rmsNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, weight: B.Value, dim: Int, eps: Double) -> B.Value {
         b.scope("rmsnorm") {
