@@ -40,9 +40,6 @@ public protocol FixedPointBackend {
     /// Division by 2^bits: floor in the clear; floor or floor + 1 on shares.
     func truncate(_ x: Value, bits: Int) -> Value
 
-    func a2b(_ x: Value) -> Bits
-    func shiftRight(_ x: Bits, _ bits: Int) -> Bits
-    func andPublic(_ x: Bits, _ mask: UInt64) -> Bits
     func concatenateBits(_ parts: [Bits]) -> Bits
     func gatherBits(_ x: Bits, _ indices: [Int]) -> Bits
     func msb(_ x: Value) -> Bits
@@ -51,9 +48,7 @@ public protocol FixedPointBackend {
     func msbCoarse(_ x: Value, scaleBits: Int) -> Bits
     func lessThan(_ x: Value, _ y: Value) -> Bits
     func lessThan(_ x: Value, public c: UInt64) -> Bits
-    func greaterThan(_ x: Value, public c: UInt64) -> Bits
     func equal(_ x: Value, _ y: Value) -> Bits
-    func and(_ x: Bits, _ y: Bits) -> Bits
     func xor(_ x: Bits, _ y: Bits) -> Bits
     func notBit(_ x: Bits) -> Bits
     func b2a(_ b: Bits) -> Value
@@ -257,9 +252,6 @@ public struct CleartextBackend: FixedPointBackend {
         return x.map { Ring.arithmeticShift($0, bits) }
     }
 
-    public func a2b(_ x: [UInt64]) -> [UInt64] { x }
-    public func shiftRight(_ x: [UInt64], _ bits: Int) -> [UInt64] { Words.shiftRight(x, bits) }
-    public func andPublic(_ x: [UInt64], _ mask: UInt64) -> [UInt64] { x.map { $0 & mask } }
     public func concatenateBits(_ parts: [[UInt64]]) -> [UInt64] { parts.flatMap { $0 } }
     public func gatherBits(_ x: [UInt64], _ indices: [Int]) -> [UInt64] { indices.map { x[$0] } }
     public func msb(_ x: [UInt64]) -> [UInt64] { x.map { $0 >> 63 } }
@@ -277,12 +269,7 @@ public struct CleartextBackend: FixedPointBackend {
         checkSums(x, [UInt64](repeating: c, count: x.count), subtract: true, kind: .comparison)
         return msb(x.map { $0 &- c })
     }
-    public func greaterThan(_ x: [UInt64], public c: UInt64) -> [UInt64] {
-        checkSums([UInt64](repeating: c, count: x.count), x, subtract: true, kind: .comparison)
-        return msb(x.map { c &- $0 })
-    }
     public func equal(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { zip(x, y).map { $0 == $1 ? 1 : 0 } }
-    public func and(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.and(x, y) }
     public func xor(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { Words.xor(x, y) }
     public func notBit(_ x: [UInt64]) -> [UInt64] { x.map { $0 ^ 1 } }
     public func b2a(_ b: [UInt64]) -> [UInt64] { b.map { $0 & 1 } }
