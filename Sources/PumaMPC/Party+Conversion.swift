@@ -54,13 +54,9 @@ extension Party {
         }
     }
 
-    /// The sign bit of x (bit 0 of the result): x < 0 as two's complement.
-    ///
-    /// Only the carry into bit 63 of s + t is needed (msb = p₆₃ ⊕ carry), so the group generate of
-    /// bits 0…62 is reduced by a tree that halves the bits at every level, (G, P) ← (G_hi ⊕
-    /// P_hi∧G_lo, P_hi∧P_lo), and packs the surviving bits of all elements densely: level k ANDs
-    /// ⌈n/2^k⌉ words instead of n. Pairing neighbouring bits is a linear map, applied to each share
-    /// component locally. Cost: 8 rounds, n + 3n + 6·Σ_{k=1..5}⌈n/2^k⌉ + 3⌈n/64⌉ words (≈ 10n). Exact.
+    /// The sign bit of x (bit 0 of the result): x < 0 as two's complement, from the boolean summands
+    /// of x and the carry tree of `carry` on 64-bit lanes.
+    /// Cost: 8 rounds, n + 3n + 6·Σ_{k=1..5}⌈n/2^k⌉ + 3⌈n/64⌉ words (≈ 10n). Exact.
     public func msb(_ x: ArithmeticShares) -> BooleanShares {
         scope("msb") {
             let (s, t) = booleanSummands(x)
