@@ -30,8 +30,8 @@ public protocol FixedPointBackend {
     /// Ring product, no truncation.
     func mul(_ x: Value, _ y: Value) -> Value
     func square(_ x: Value) -> Value
-    /// Σ x² per group of `groupSize` consecutive elements, no truncation.
-    func sumOfSquares(_ x: Value, groupSize: Int) -> Value
+    /// x ⊙ y and Σ z² per group, in one round on shares.
+    func mulAndSumOfSquares(_ x: Value, _ y: Value, squares z: Value, groupSize: Int) -> (product: Value, sumOfSquares: Value)
     func matmul(_ x: Value, _ y: Value, m: Int, k: Int, n: Int, transposeY: Bool) -> Value
     /// Independent products of one shape, in one round on shares.
     func matmul(_ pairs: [(Value, Value)], m: Int, k: Int, n: Int, transposeY: Bool) -> [Value]
@@ -221,6 +221,9 @@ public struct CleartextBackend: FixedPointBackend {
     public func mul(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { checkProducts(x) { y[$0] }; return Words.mul(x, y) }
     public func square(_ x: [UInt64]) -> [UInt64] { mul(x, x) }
     public func sumOfSquares(_ x: [UInt64], groupSize: Int) -> [UInt64] { sumGroups(square(x), groupSize: groupSize) }
+    public func mulAndSumOfSquares(_ x: [UInt64], _ y: [UInt64], squares z: [UInt64], groupSize: Int) -> (product: [UInt64], sumOfSquares: [UInt64]) {
+        (mul(x, y), sumOfSquares(z, groupSize: groupSize))
+    }
     public func matmul(_ x: [UInt64], _ y: [UInt64], m: Int, k: Int, n: Int, transposeY: Bool) -> [UInt64] {
         if let monitor {
             // Exact sums in 128 bits: any output outside the signed 64-bit range has wrapped.

@@ -102,6 +102,29 @@ extension Party {
         }
     }
 
+    /// x ⊙ y and Σ z² per group of `groupSize`, reshared together: the two results of `mul` and
+    /// `sumOfSquares` in one round (for RMSNorm, whose weight product does not wait for the norm).
+    /// Cost: 1 round, 3·(n + rows) elements. Exact.
+    public func mulAndSumOfSquares(_ x: ArithmeticShares, _ y: ArithmeticShares, squares z: ArithmeticShares,
+                                   groupSize: Int) -> (product: ArithmeticShares, sumOfSquares: ArithmeticShares) {
+        precondition(groupSize > 0 && z.count % groupSize == 0, "sumOfSquares: \(z.count) is not a multiple of \(groupSize)")
+        return scope("mul") {
+            let rows = z.count / groupSize
+            var local = Words.crossTerms(x.first, x.second, y.first, y.second)
+            local.reserveCapacity(x.count + rows)
+            for r in 0..<rows {
+                var sum: UInt64 = 0
+                for i in (r * groupSize)..<((r + 1) * groupSize) {
+                    let (a, b) = (z.first[i], z.second[i])
+                    sum = sum &+ a &* (a &+ 2 &* b)
+                }
+                local.append(sum)
+            }
+            let both = reshare(local)
+            return (both.slice(0..<x.count), both.slice(x.count..<both.count))
+        }
+    }
+
     /// X[m×k] · Y over the ring, Y = [k×n] (or [n×k] when `transposeY`). Locally
     /// Z_i = X_i·(Y_i + Y_{i+1}) + X_{i+1}·Y_i (two ring GEMMs), then one reshare.
     /// Cost: 1 round, 3·m·n elements. Exact.

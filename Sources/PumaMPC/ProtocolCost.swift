@@ -19,7 +19,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
-    case input, revealToAll, revealToClient, mul, square, sumOfSquares, matmul, truncate
+    case input, revealToAll, revealToClient, mul, square, sumOfSquares, mulAndSumOfSquares, matmul, truncate
     case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, argmax
 
     /// `Party.msb` on n elements: 8 rounds; n + 3n words, then ANDs on 2⌈n/2^k⌉ words at levels
@@ -48,13 +48,14 @@ public enum Primitive: String, CaseIterable, Sendable {
     }
 
     /// Cost for `n` elements (for matmul: n output elements; for sumOfSquares, max and argmax: n rows
-    /// of `width` columns).
+    /// of `width` columns; for mulAndSumOfSquares: n products and n rows).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
         switch self {
         case .input: return DeclaredCost(rounds: 1, elements: 2 * n)
         case .revealToAll: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .revealToClient: return DeclaredCost(rounds: 1, elements: 2 * n)
         case .mul, .square, .sumOfSquares, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
+        case .mulAndSumOfSquares: return DeclaredCost(rounds: 1, elements: 6 * n)
         case .truncate: return DeclaredCost(rounds: 2, elements: 6 * n)
         case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
         case .msb, .lessThan: return Self.msbCost(n)
@@ -109,6 +110,7 @@ extension Primitive {
         case .mul: _ = p.mul(o.a, o.b)
         case .square: _ = p.square(o.a)
         case .sumOfSquares: _ = p.sumOfSquares(o.wide, groupSize: o.width)
+        case .mulAndSumOfSquares: _ = p.mulAndSumOfSquares(o.a, o.b, squares: o.wide, groupSize: o.width)
         case .matmul:
             // [n × width] · [width × width]: the shape of a projection.
             _ = p.matmul(o.wide, o.wide.slice(0..<(o.width * o.width)), m: n, k: o.width, n: o.width)
