@@ -160,10 +160,14 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
         backend = CleartextBackend(fixedPoint: FixedPoint(fractionalBits: owner.fractionalBits), monitor: monitor)
     }
 
+    /// Zeros to subtract when encoding (the owner's encoder also derives shares; here nothing is
+    /// subtracted), grown to the largest block encoded so far.
+    private var zeros: [UInt64] = []
+
     /// Encodes rows [r0, r1) of a tensor with `columns` columns into `out`.
     private func encode(tensor: Int, rows: Range<Int>, columns: Int, into out: UnsafeMutablePointer<UInt64>) {
         let n = rows.count * columns
-        let zeros = [UInt64](repeating: 0, count: n)
+        if zeros.count < n { zeros = [UInt64](repeating: 0, count: n) }
         zeros.withUnsafeBufferPointer { z in
             owner.encode(tensor: tensor, offset: rows.lowerBound * columns, count: n, subtracting: (z.baseAddress!, z.baseAddress!), into: out)
         }

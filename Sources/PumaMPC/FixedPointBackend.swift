@@ -220,9 +220,8 @@ public struct CleartextBackend: FixedPointBackend {
 
     public func mul(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { checkProducts(x) { y[$0] }; return Words.mul(x, y) }
     public func square(_ x: [UInt64]) -> [UInt64] { mul(x, x) }
-    public func sumOfSquares(_ x: [UInt64], groupSize: Int) -> [UInt64] { sumGroups(square(x), groupSize: groupSize) }
     public func mulAndSumOfSquares(_ x: [UInt64], _ y: [UInt64], squares z: [UInt64], groupSize: Int) -> (product: [UInt64], sumOfSquares: [UInt64]) {
-        (mul(x, y), sumOfSquares(z, groupSize: groupSize))
+        (mul(x, y), sumGroups(square(z), groupSize: groupSize))
     }
     public func matmul(_ x: [UInt64], _ y: [UInt64], m: Int, k: Int, n: Int, transposeY: Bool) -> [UInt64] {
         if let monitor {

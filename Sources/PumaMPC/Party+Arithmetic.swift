@@ -82,32 +82,12 @@ extension Party {
         }
     }
 
-    /// Σ x² over consecutive groups of `groupSize` elements ([rows × groupSize] → [rows]): the squares'
-    /// local cross terms are summed per group before the one reshare, so only the row sums travel.
-    /// Cost: 1 round, 3·rows elements. Exact.
-    public func sumOfSquares(_ x: ArithmeticShares, groupSize: Int) -> ArithmeticShares {
-        precondition(groupSize > 0 && x.count % groupSize == 0, "sumOfSquares: \(x.count) is not a multiple of \(groupSize)")
-        return scope("mul") {
-            let rows = x.count / groupSize
-            var z = [UInt64](repeating: 0, count: rows)
-            for r in 0..<rows {
-                var sum: UInt64 = 0
-                for i in (r * groupSize)..<((r + 1) * groupSize) {
-                    let (a, b) = (x.first[i], x.second[i])
-                    sum = sum &+ a &* (a &+ 2 &* b)
-                }
-                z[r] = sum
-            }
-            return reshare(z)
-        }
-    }
-
-    /// x ⊙ y and Σ z² per group of `groupSize`, reshared together: the two results of `mul` and
-    /// `sumOfSquares` in one round (for RMSNorm, whose weight product does not wait for the norm).
-    /// Cost: 1 round, 3·(n + rows) elements. Exact.
+    /// x ⊙ y and Σ z² per group of `groupSize`, reshared together in one round: the squares' local
+    /// cross terms are summed per group before the reshare, so only the row sums travel (for
+    /// RMSNorm, whose weight product does not wait for the norm). Cost: 1 round, 3·(n + rows) elements. Exact.
     public func mulAndSumOfSquares(_ x: ArithmeticShares, _ y: ArithmeticShares, squares z: ArithmeticShares,
                                    groupSize: Int) -> (product: ArithmeticShares, sumOfSquares: ArithmeticShares) {
-        precondition(groupSize > 0 && z.count % groupSize == 0, "sumOfSquares: \(z.count) is not a multiple of \(groupSize)")
+        precondition(groupSize > 0 && z.count % groupSize == 0, "mulAndSumOfSquares: \(z.count) is not a multiple of \(groupSize)")
         return scope("mul") {
             let rows = z.count / groupSize
             var local = Words.crossTerms(x.first, x.second, y.first, y.second)

@@ -19,42 +19,37 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
-    case input, revealToAll, revealToClient, mul, square, sumOfSquares, mulAndSumOfSquares, matmul, truncate
+    case input, revealToAll, revealToClient, mul, square, mulAndSumOfSquares, matmul, truncate
     case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, argmax
 
-    /// `Party.msb` on n elements: 8 rounds; n + 3n words, then ANDs on 2⌈n/2^k⌉ words at levels
-    /// k = 1…5 and on ⌈n/64⌉ at level 6.
-    static func msbCost(_ n: Int) -> DeclaredCost {
-        var words = n + 3 * n
-        var m = n
-        for level in 1...6 {
+    /// The boolean summands and carry tree of `Party.msb` and `Party.msbCoarse` on `words` packed
+    /// words of `laneWidth`-bit lanes: 1 + 1 rounds and words + 3·words elements, then log2(laneWidth)
+    /// levels ANDing 2⌈words/2^k⌉ words (⌈words/2^k⌉ at the last).
+    static func carryCost(words: Int, laneWidth: Int) -> DeclaredCost {
+        let levels = laneWidth.trailingZeroBitCount
+        var elements = words + 3 * words
+        var m = words
+        for level in 1...levels {
             m = (m + 1) / 2
-            words += 3 * (level < 6 ? 2 * m : m)
+            elements += 3 * (level < levels ? 2 * m : m)
         }
-        return DeclaredCost(rounds: 8, elements: words)
+        return DeclaredCost(rounds: 2 + levels, elements: elements)
     }
 
-    /// `Party.msbCoarse` on n elements: 7 rounds; h + 3h words for h = ⌈n/2⌉ (two 32-bit lanes per
-    /// word), then ANDs on 2⌈h/2^k⌉ words at levels k = 1…4 and on ⌈h/32⌉ at level 5.
-    static func msbCoarseCost(_ n: Int) -> DeclaredCost {
-        let h = (n + 1) / 2
-        var words = h + 3 * h
-        var m = h
-        for level in 1...5 {
-            m = (m + 1) / 2
-            words += 3 * (level < 5 ? 2 * m : m)
-        }
-        return DeclaredCost(rounds: 7, elements: words)
-    }
+    /// `Party.msb` on n elements: one element per 64-bit word, 8 rounds.
+    static func msbCost(_ n: Int) -> DeclaredCost { carryCost(words: n, laneWidth: 64) }
 
-    /// Cost for `n` elements (for matmul: n output elements; for sumOfSquares, max and argmax: n rows
-    /// of `width` columns; for mulAndSumOfSquares: n products and n rows).
+    /// `Party.msbCoarse` on n elements: two 32-bit lanes per word, 7 rounds.
+    static func msbCoarseCost(_ n: Int) -> DeclaredCost { carryCost(words: (n + 1) / 2, laneWidth: 32) }
+
+    /// Cost for `n` elements (for matmul: n output elements; for max and argmax: n rows of `width`
+    /// columns; for mulAndSumOfSquares: n products and n rows of `width`).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
         switch self {
         case .input: return DeclaredCost(rounds: 1, elements: 2 * n)
         case .revealToAll: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .revealToClient: return DeclaredCost(rounds: 1, elements: 2 * n)
-        case .mul, .square, .sumOfSquares, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
+        case .mul, .square, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .mulAndSumOfSquares: return DeclaredCost(rounds: 1, elements: 6 * n)
         case .truncate: return DeclaredCost(rounds: 2, elements: 6 * n)
         case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
@@ -109,7 +104,6 @@ extension Primitive {
         case .revealToAll: _ = p.revealToAll(o.a)
         case .mul: _ = p.mul(o.a, o.b)
         case .square: _ = p.square(o.a)
-        case .sumOfSquares: _ = p.sumOfSquares(o.wide, groupSize: o.width)
         case .mulAndSumOfSquares: _ = p.mulAndSumOfSquares(o.a, o.b, squares: o.wide, groupSize: o.width)
         case .matmul:
             // [n × width] · [width × width]: the shape of a projection.
