@@ -208,10 +208,9 @@ public struct CleartextBackend: FixedPointBackend {
     public func mulPublic(_ x: [UInt64], _ c: [UInt64]) -> [UInt64] { checkProducts(x) { c[$0] }; return Words.mul(x, c) }
     public func sumGroups(_ x: [UInt64], groupSize: Int) -> [UInt64] {
         (0..<(x.count / groupSize)).map { r in
-            let group = Array(x[(r * groupSize)..<((r + 1) * groupSize)])
+            let group = x[(r * groupSize)..<((r + 1) * groupSize)]
             if let monitor {
-                var sum = Int128(0)
-                for v in group { sum += Int128(Ring.signed(v)) }
+                let sum = group.reduce(Int128(0)) { $0 + Int128(Ring.signed($1)) }
                 if sum < Int128(Int64.min) || sum > Int128(Int64.max) { monitor.note(.sum, 1, "a row sum beyond 2^63") }
             }
             return group.reduce(0, &+)
