@@ -112,8 +112,9 @@ struct SharedModelLayout: Sendable {
 protocol TransformerIO: AnyObject {
     associatedtype Backend: FixedPointBackend
     var backend: Backend { get }
-    /// X[m×k] · W (`.inputRows`) or X · Wᵀ (`.outputRows`) for one of the owner's matrices, untruncated.
-    func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int) -> Backend.Value
+    /// X[m×k] · W (`.inputRows`) or X · Wᵀ (`.outputRows`) for one of the owner's matrices, truncated
+    /// by `bits` when given (fused with the product on shares).
+    func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?) -> Backend.Value
     /// A whole small tensor of the owner's (norm weights).
     func vector(tensor: Int, count: Int) -> Backend.Value
     /// The client's next input, `count` elements.
@@ -135,8 +136,8 @@ final class PartyIO: TransformerIO, @unchecked Sendable {
 
     var backend: Party { party }
 
-    func weightProduct(_ x: ArithmeticShares, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int) -> ArithmeticShares {
-        party.matmul(x, weights: w, layout: layout, storage: storage, m: m)
+    func weightProduct(_ x: ArithmeticShares, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?) -> ArithmeticShares {
+        party.matmul(x, weights: w, layout: layout, storage: storage, m: m, truncatingBy: bits)
     }
 
     func vector(tensor: Int, count: Int) -> ArithmeticShares { storage.shares(tensor: tensor, count: count) }
@@ -173,7 +174,7 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
         }
     }
 
-    func weightProduct(_ x: [UInt64], _ w: SharedMatrix, layout: Party.WeightLayout, m: Int) -> [UInt64] {
+    func weightProduct(_ x: [UInt64], _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?) -> [UInt64] {
         let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
         var z = [UInt64](repeating: 0, count: m * n)
         let blockRows = 256
@@ -198,7 +199,7 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
                 }
             }
         }
-        return z
+        return bits.map { backend.truncate(z, bits: $0) } ?? z
     }
 
     func vector(tensor: Int, count: Int) -> [UInt64] {
@@ -278,26 +279,26 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
 
         // embed: one-hot rows (shared by the client) × embedding matrix; integers, so no truncation.
         var x = b.scope("embedding") {
-            io.weightProduct(io.clientInput(count: t * vocab), model.embedding, layout: .inputRows, m: t)
+            io.weightProduct(io.clientInput(count: t * vocab), model.embedding, layout: .inputRows, m: t, truncatingBy: nil)
         }
         for (l, w) in model.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
             let h = NonLinear.rmsNorm(b, x, weight: inputNorms[l], dim: dim, eps: c.rmsNormEps)
-            let qkv = b.scope("qkv_proj") { b.truncate(io.weightProduct(h, w.qkv, layout: .outputRows, m: t), bits: f) }
+            let qkv = b.scope("qkv_proj") { io.weightProduct(h, w.qkv, layout: .outputRows, m: t, truncatingBy: f) }
             let (q, k) = b.scope("rope") { applyRope(q: b.gather(qkv, layout.qColumns), k: b.gather(qkv, layout.kColumns), layout) }
             b.append(&cacheKeys[l], k)
             b.append(&cacheValues[l], b.gather(qkv, layout.vColumns))
             let attention = attend(q: q, keys: cacheKeys[l], values: cacheValues[l], layout)
-            let o = b.scope("o_proj") { b.truncate(io.weightProduct(attention, w.o, layout: .outputRows, m: t), bits: f) }
+            let o = b.scope("o_proj") { io.weightProduct(attention, w.o, layout: .outputRows, m: t, truncatingBy: f) }
             x = b.add(x, o)
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
             let h2 = NonLinear.rmsNorm(b, x, weight: postAttentionNorms[l], dim: dim, eps: c.rmsNormEps)
-            let gateUp = b.scope("gate_up_proj") { b.truncate(io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t), bits: f) }
+            let gateUp = b.scope("gate_up_proj") { io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t, truncatingBy: f) }
             let act = b.scope("silu_mul") {
                 b.mulFixed(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
             }
-            let down = b.scope("down_proj") { b.truncate(io.weightProduct(act, w.down, layout: .outputRows, m: t), bits: f) }
+            let down = b.scope("down_proj") { io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingBy: f) }
             x = b.add(x, down)
             progress?(l + 1)
         }
@@ -305,7 +306,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         // final norm → logits, for the last position only
         let last = b.gather(x, Array(((t - 1) * dim)..<(t * dim)))
         let normed = NonLinear.rmsNorm(b, last, weight: finalNorm!, dim: dim, eps: c.rmsNormEps)
-        var logits = b.scope("logits") { b.truncate(io.weightProduct(normed, model.lmHead, layout: .outputRows, m: 1), bits: f) }
+        var logits = b.scope("logits") { io.weightProduct(normed, model.lmHead, layout: .outputRows, m: 1, truncatingBy: f) }
         if options.revealLogits { b.scope("output") { io.openToClient(logits) } }
         let n = options.choosable
         if n < vocab { logits = b.gather(logits, Array(0..<n)) }
@@ -339,16 +340,16 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         let vHeads = layout.cacheHeads.map { b.gather(values, $0) }
         // scores [heads][t × total]
         let scores = b.scope("attention_scores") {
-            b.truncate(b.concatenate(
-                b.matmul((0..<heads).map { (qHeads[$0], kHeads[$0 / group]) }, m: t, k: headDim, n: total, transposeY: true)), bits: f)
+            b.concatenate(b.matmul((0..<heads).map { (qHeads[$0], kHeads[$0 / group]) }, m: t, k: headDim, n: total,
+                                   transposeY: true, truncatingBy: f))
         }
         // Causal mask: only the visible scores are exponentiated; masked places become public zeros.
         let probabilities = NonLinear.softmax(b, b.gather(scores, layout.visibleScores), lengths: layout.visibleLengths)
         let full = b.gather(b.concatenate([probabilities, b.constant([0])]), layout.scatterProbabilities)
         return b.scope("attention_values") {
             let perHead = b.matmul((0..<heads).map { h in (b.part(full, h, of: t * total), vHeads[h / group]) },
-                                   m: t, k: total, n: headDim, transposeY: false)
-            return b.gather(b.truncate(b.concatenate(perHead), bits: f), layout.mergeHeads)
+                                   m: t, k: total, n: headDim, transposeY: false, truncatingBy: f)
+            return b.gather(b.concatenate(perHead), layout.mergeHeads)
         }
     }
 }

@@ -30,15 +30,19 @@ public protocol FixedPointBackend {
     /// Ring product, no truncation.
     func mul(_ x: Value, _ y: Value) -> Value
     func square(_ x: Value) -> Value
-    /// x ⊙ y and Σ z² per group, in one round on shares.
-    func mulAndSumOfSquares(_ x: Value, _ y: Value, squares z: Value, groupSize: Int) -> (product: Value, sumOfSquares: Value)
     func matmul(_ x: Value, _ y: Value, m: Int, k: Int, n: Int, transposeY: Bool) -> Value
-    /// Independent products of one shape, in one round on shares.
-    func matmul(_ pairs: [(Value, Value)], m: Int, k: Int, n: Int, transposeY: Bool) -> [Value]
     /// x ← x ‖ y (in place where the representation allows: KV caches grow by a row per token).
     func append(_ x: inout Value, _ y: Value)
     /// Division by 2^bits: floor in the clear; floor or floor + 1 on shares.
     func truncate(_ x: Value, bits: Int) -> Value
+    /// truncate(x ⊙ y, bits); on shares the product's reshare rides in the truncation's first round.
+    func mul(_ x: Value, _ y: Value, truncatingBy bits: Int) -> Value
+    /// truncate(x², bits), fused on shares.
+    func square(_ x: Value, truncatingBy bits: Int) -> Value
+    /// x ⊙ y and Σ z² per group, in one round on shares; with `bits`, both truncated (fused on shares).
+    func mulAndSumOfSquares(_ x: Value, _ y: Value, squares z: Value, groupSize: Int, truncatingBy bits: Int?) -> (product: Value, sumOfSquares: Value)
+    /// Independent products of one shape, in one round on shares; with `bits`, truncated (fused on shares).
+    func matmul(_ pairs: [(Value, Value)], m: Int, k: Int, n: Int, transposeY: Bool, truncatingBy bits: Int?) -> [Value]
 
     func concatenateBits(_ parts: [Bits]) -> Bits
     func gatherBits(_ x: Bits, _ indices: [Int]) -> Bits
@@ -126,8 +130,8 @@ extension Party: FixedPointBackend {
 }
 
 extension FixedPointBackend {
-    /// Fixed-point product: truncate(x ⊙ y, f).
-    public func mulFixed(_ x: Value, _ y: Value) -> Value { truncate(mul(x, y), bits: fixedPoint.fractionalBits) }
+    /// Fixed-point product: truncate(x ⊙ y, f), fused on shares.
+    public func mulFixed(_ x: Value, _ y: Value) -> Value { mul(x, y, truncatingBy: fixedPoint.fractionalBits) }
 
     /// x · c for a public real c: truncate(x · encode(c), f).
     public func mulPublicFixed(_ x: Value, _ c: Double) -> Value {
@@ -219,8 +223,13 @@ public struct CleartextBackend: FixedPointBackend {
 
     public func mul(_ x: [UInt64], _ y: [UInt64]) -> [UInt64] { checkProducts(x) { y[$0] }; return Words.mul(x, y) }
     public func square(_ x: [UInt64]) -> [UInt64] { mul(x, x) }
-    public func mulAndSumOfSquares(_ x: [UInt64], _ y: [UInt64], squares z: [UInt64], groupSize: Int) -> (product: [UInt64], sumOfSquares: [UInt64]) {
-        (mul(x, y), sumGroups(square(z), groupSize: groupSize))
+    public func mul(_ x: [UInt64], _ y: [UInt64], truncatingBy bits: Int) -> [UInt64] { truncate(mul(x, y), bits: bits) }
+    public func square(_ x: [UInt64], truncatingBy bits: Int) -> [UInt64] { truncate(square(x), bits: bits) }
+    public func mulAndSumOfSquares(_ x: [UInt64], _ y: [UInt64], squares z: [UInt64], groupSize: Int,
+                                   truncatingBy bits: Int? = nil) -> (product: [UInt64], sumOfSquares: [UInt64]) {
+        let (product, sums) = (mul(x, y), sumGroups(square(z), groupSize: groupSize))
+        guard let bits else { return (product, sums) }
+        return (truncate(product, bits: bits), truncate(sums, bits: bits))
     }
     public func matmul(_ x: [UInt64], _ y: [UInt64], m: Int, k: Int, n: Int, transposeY: Bool) -> [UInt64] {
         if let monitor {
@@ -240,8 +249,11 @@ public struct CleartextBackend: FixedPointBackend {
         }
         return RingMatrix.multiply(x, y, m: m, k: k, n: n, transposeB: transposeY)
     }
-    public func matmul(_ pairs: [([UInt64], [UInt64])], m: Int, k: Int, n: Int, transposeY: Bool) -> [[UInt64]] {
-        pairs.map { matmul($0.0, $0.1, m: m, k: k, n: n, transposeY: transposeY) }
+    public func matmul(_ pairs: [([UInt64], [UInt64])], m: Int, k: Int, n: Int, transposeY: Bool, truncatingBy bits: Int? = nil) -> [[UInt64]] {
+        pairs.map { pair in
+            let z = matmul(pair.0, pair.1, m: m, k: k, n: n, transposeY: transposeY)
+            return bits.map { truncate(z, bits: $0) } ?? z
+        }
     }
     public func append(_ x: inout [UInt64], _ y: [UInt64]) { x += y }
     public func truncate(_ x: [UInt64], bits: Int) -> [UInt64] {

@@ -62,6 +62,13 @@ extension Party {
         return ArithmeticShares(first: masked, second: received)
     }
 
+    /// Replicated shares of the value whose additive share (before the zero-share) Pi holds in
+    /// `local`: `reshare`d, or truncated by d bits with the reshare fused into the truncation.
+    func finish(_ local: [UInt64], truncatingBy d: Int?) -> ArithmeticShares {
+        guard let d else { return reshare(local) }
+        return truncate(.additive(local), bits: d)
+    }
+
     /// x ⊙ y over the ring (no truncation: fixed-point products carry 2f fractional bits).
     /// Cost: 1 round, 3n elements. Exact.
     public func mul(_ x: ArithmeticShares, _ y: ArithmeticShares) -> ArithmeticShares {
@@ -77,18 +84,28 @@ extension Party {
 
     /// x² element-wise. Cost: 1 round, 3n elements.
     public func square(_ x: ArithmeticShares) -> ArithmeticShares {
-        scope("mul") {
-            reshare(x.first.indices.map { i in x.first[i] &* x.first[i] &+ 2 &* x.first[i] &* x.second[i] })
-        }
+        scope("mul") { reshare(squareTerms(x)) }
+    }
+
+    /// truncate(x², d), fused as `mul(_:_:truncatingBy:)`. Cost: that of `Primitive.mulTruncate`.
+    public func square(_ x: ArithmeticShares, truncatingBy d: Int) -> ArithmeticShares {
+        scope("mul_truncation") { truncate(.additive(squareTerms(x)), bits: d) }
+    }
+
+    /// Pi's additive share of x² (before the zero-share): x_i² + 2·x_i·x_{i+1}.
+    private func squareTerms(_ x: ArithmeticShares) -> [UInt64] {
+        x.first.indices.map { i in x.first[i] &* x.first[i] &+ 2 &* x.first[i] &* x.second[i] }
     }
 
     /// x ⊙ y and Σ z² per group of `groupSize`, reshared together in one round: the squares' local
     /// cross terms are summed per group before the reshare, so only the row sums travel (for
     /// RMSNorm, whose weight product does not wait for the norm). Cost: 1 round, 3·(n + rows) elements. Exact.
+    /// With `truncatingBy`, both results are truncated by d bits, the reshare fused into the
+    /// truncation (2 rounds: `Primitive.mulTruncate` on n + rows elements).
     public func mulAndSumOfSquares(_ x: ArithmeticShares, _ y: ArithmeticShares, squares z: ArithmeticShares,
-                                   groupSize: Int) -> (product: ArithmeticShares, sumOfSquares: ArithmeticShares) {
+                                   groupSize: Int, truncatingBy d: Int? = nil) -> (product: ArithmeticShares, sumOfSquares: ArithmeticShares) {
         precondition(groupSize > 0 && z.count % groupSize == 0, "mulAndSumOfSquares: \(z.count) is not a multiple of \(groupSize)")
-        return scope("mul") {
+        return scope(d == nil ? "mul" : "mul_truncation") {
             let rows = z.count / groupSize
             var local = Words.crossTerms(x.first, x.second, y.first, y.second)
             local.reserveCapacity(x.count + rows)
@@ -100,7 +117,7 @@ extension Party {
                 }
                 local.append(sum)
             }
-            let both = reshare(local)
+            let both = finish(local, truncatingBy: d)
             return (both.slice(0..<x.count), both.slice(x.count..<both.count))
         }
     }
@@ -114,8 +131,11 @@ extension Party {
 
     /// A batch of independent matrix products of the same shape (e.g. one per attention head),
     /// reshared together in one round. Cost: 1 round, 3·batch·m·n elements.
-    public func matmul(_ pairs: [(ArithmeticShares, ArithmeticShares)], m: Int, k: Int, n: Int, transposeY: Bool = false) -> [ArithmeticShares] {
-        scope("matmul") {
+    /// With `truncatingBy`, the outputs are truncated by d bits, the reshare fused into the
+    /// truncation (`Primitive.mulTruncate` on batch·m·n).
+    public func matmul(_ pairs: [(ArithmeticShares, ArithmeticShares)], m: Int, k: Int, n: Int, transposeY: Bool = false,
+                       truncatingBy d: Int? = nil) -> [ArithmeticShares] {
+        scope(d == nil ? "matmul" : "matmul_truncation") {
             var local: [UInt64] = []
             local.reserveCapacity(pairs.count * m * n)
             for (x, y) in pairs {
@@ -123,7 +143,7 @@ extension Party {
                 RingMatrix.multiplyAdd(x.second, y.first, into: &z, m: m, k: k, n: n, transposeB: transposeY)
                 local += z
             }
-            return split(reshare(local), Array(repeating: m * n, count: pairs.count))
+            return split(finish(local, truncatingBy: d), Array(repeating: m * n, count: pairs.count))
         }
     }
 

@@ -24,8 +24,11 @@ extension Party {
     /// X_i·(W_i + W_{i+1}) + X_{i+1}·W_i regrouped so the sum is taken on X (once) instead of on every
     /// weight tile — with two AVX-512 ring GEMMs, then reshares Z as `matmul` does.
     /// Cost: 1 round, 3·m·n elements; exact.
-    public func matmul(_ x: ArithmeticShares, weights w: SharedMatrix, layout: WeightLayout, storage: WeightShareStorage, m: Int) -> ArithmeticShares {
-        scope("matmul") {
+    /// With `truncatingBy`, the outputs are truncated by d bits, the reshare fused into the
+    /// truncation (`Primitive.mulTruncate` on m·n).
+    public func matmul(_ x: ArithmeticShares, weights w: SharedMatrix, layout: WeightLayout, storage: WeightShareStorage, m: Int,
+                       truncatingBy d: Int? = nil) -> ArithmeticShares {
+        scope(d == nil ? "matmul" : "matmul_truncation") {
             let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
             precondition(x.count == m * k, "weight matmul: \(x.count) elements for [\(m)×\(k)]")
             precondition(layout == .outputRows || w.parts.count == 1, "an input-rows matrix is one tensor")
@@ -62,7 +65,7 @@ extension Party {
                     }
                 }
             }
-            return reshare(z)
+            return finish(z, truncatingBy: d)
         }
     }
 }

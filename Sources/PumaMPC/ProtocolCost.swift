@@ -1,3 +1,5 @@
+import PumaCore
+
 /// The declared cost of a protocol: rounds, and ring elements (64-bit words) sent in total by all
 /// senders. Tests check the ledger against these numbers (after SPU's `verifyCost`).
 public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
@@ -19,7 +21,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
-    case input, revealToAll, revealToClient, mul, square, mulAndSumOfSquares, matmul, truncate
+    case input, revealToAll, revealToClient, mul, square, mulAndSumOfSquares, matmul, truncate, mulTruncate
     case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, argmax
 
     /// The boolean summands and carry tree of `Party.msb` and `Party.msbCoarse` on `words` packed
@@ -36,13 +38,21 @@ public enum Primitive: String, CaseIterable, Sendable {
         return DeclaredCost(rounds: 2 + levels, elements: elements)
     }
 
+    /// `Party.truncate` by d bits on n elements (fused: `Party.mul(_:_:truncatingBy:)`): 2 rounds;
+    /// 5n elements, 2n more when fused, and the packed top-bit shares of each party's chunk.
+    static func truncationCost(_ n: Int, bits d: Int, fused: Bool) -> DeclaredCost {
+        let lanes = Party.topBitLanes(bits: d)
+        let packed = Party.truncationChunks(n).reduce(0) { $0 + ($1.count + lanes - 1) / lanes }
+        return DeclaredCost(rounds: 2, elements: (fused ? 7 : 5) * n + packed)
+    }
+
     /// `Party.msb` on n elements: one element per 64-bit word, 8 rounds.
     static func msbCost(_ n: Int) -> DeclaredCost { carryCost(words: n, laneWidth: 64) }
 
     /// `Party.msbCoarse` on n elements: two 32-bit lanes per word, 7 rounds.
     static func msbCoarseCost(_ n: Int) -> DeclaredCost { carryCost(words: (n + 1) / 2, laneWidth: 32) }
 
-    /// Cost for `n` elements (for matmul: n output elements; for max and argmax: n rows of `width`
+    /// Cost for `n` elements (truncations by f bits; for matmul: n output elements; for max and argmax: n rows of `width`
     /// columns; for mulAndSumOfSquares: n products and n rows of `width`).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
         switch self {
@@ -51,7 +61,7 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .revealToClient: return DeclaredCost(rounds: 1, elements: 2 * n)
         case .mul, .square, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .mulAndSumOfSquares: return DeclaredCost(rounds: 1, elements: 6 * n)
-        case .truncate: return DeclaredCost(rounds: 2, elements: 6 * n)
+        case .truncate, .mulTruncate: return Self.truncationCost(n, bits: FixedPoint.standard.fractionalBits, fused: self == .mulTruncate)
         case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
         case .msb, .lessThan: return Self.msbCost(n)
         case .msbCoarse: return Self.msbCoarseCost(n)
@@ -110,6 +120,7 @@ extension Primitive {
             _ = p.matmul(o.wide, o.wide.slice(0..<(o.width * o.width)), m: n, k: o.width, n: o.width)
             return n * o.width
         case .truncate: _ = p.truncate(o.a, bits: p.fixedPoint.fractionalBits)
+        case .mulTruncate: _ = p.mul(o.a, o.b, truncatingBy: p.fixedPoint.fractionalBits)
         case .and: _ = p.and(o.bits, o.bits)
         case .a2b: _ = p.a2b(o.a)
         case .msb: _ = p.msb(o.a)

@@ -36,16 +36,16 @@ public enum NonLinear {
             let x = b.addPublicFixed(b.mulBA(inRange, b.addPublicFixed(x, 14)), -14)  // max(x, −14)
             var y = b.addPublicFixed(b.truncate(x, bits: 5), 1)
             guard corrected else {
-                for _ in 0..<5 { y = b.truncate(b.square(y), bits: f) }
+                for _ in 0..<5 { y = b.square(y, truncatingBy: f) }
                 return y
             }
-            let first = b.truncate(b.mul(b.concatenate([y, x]), b.concatenate([y, x])), bits: f)
+            let first = b.mul(b.concatenate([y, x]), b.concatenate([y, x]), truncatingBy: f)
             let (y2, x2) = (b.part(first, 0, of: n), b.part(first, 1, of: n))
             let a = b.truncate(x2, bits: 6)  // x² / 2^(t+1)
-            let second = b.truncate(b.mul(b.concatenate([y2, a, x2]), b.concatenate([y2, a, x])), bits: f)
+            let second = b.mul(b.concatenate([y2, a, x2]), b.concatenate([y2, a, x]), truncatingBy: f)
             y = b.part(second, 0, of: n)
             let correction = linear(b, [a, b.part(second, 1, of: n), b.part(second, 2, of: n)], [1, 0.5, -1.0 / 3072], constant: 1)
-            for _ in 0..<3 { y = b.truncate(b.square(y), bits: f) }
+            for _ in 0..<3 { y = b.square(y, truncatingBy: f) }
             return b.mulFixed(y, correction)
         }
     }
@@ -64,12 +64,12 @@ public enum NonLinear {
             b.requireDomain(magnitude, 1, 1 << (2 * f), "reciprocal")
             let onehot = b.highestBitOneHot(magnitude, bits: 2 * f)
             let factor = b.combine(onehot, (0..<(2 * f)).map { UInt64(1) << UInt64(2 * f - 1 - $0) }, n: n)
-            let c = b.truncate(b.mul(magnitude, factor), bits: f)
+            let c = b.mul(magnitude, factor, truncatingBy: f)
             let initial = b.addPublicFixed(b.mulPublic(c, UInt64(bitPattern: -2)), 2.9142)
-            var r = b.truncate(b.mul(initial, factor), bits: f)
+            var r = b.mul(initial, factor, truncatingBy: f)
             var e = b.addPublicFixed(b.neg(b.mulFixed(magnitude, r)), 1)
             for _ in 0..<2 {
-                let products = b.truncate(b.mul(b.concatenate([r, e]), b.concatenate([b.addPublicFixed(e, 1), e])), bits: f)
+                let products = b.mul(b.concatenate([r, e]), b.concatenate([b.addPublicFixed(e, 1), e]), truncatingBy: f)
                 (r, e) = (b.part(products, 0, of: n), b.part(products, 1, of: n))
             }
             return b.sub(r, b.mul(twiceSign, r))
@@ -96,7 +96,7 @@ public enum NonLinear {
             b.requireDomain(x, 1, 1 << positions, "rsqrt")
             let onehot = b.highestBitOneHot(x, bits: positions)
             let factor = b.combine(onehot, (0..<positions).map { UInt64(1) << UInt64(positions - 1 - $0) }, n: n)
-            let u = b.truncate(b.mul(x, factor), bits: positions + 1 - f)  // x·2^(f−2−j): u ∈ [0.25, 0.5)
+            let u = b.mul(x, factor, truncatingBy: positions + 1 - f)  // x·2^(f−2−j): u ∈ [0.25, 0.5)
             let t = b.addPublicFixed(b.mulPublic(u, 8), -3)
             let extra = 16
             let compensation = b.combine(onehot, (0..<positions).map { j -> UInt64 in
@@ -104,7 +104,7 @@ public enum NonLinear {
                 return UInt64((Foundation.pow(2, -k / 2) * Foundation.pow(2, Double(f + extra))).rounded())
             }, n: n)
             let r = polynomial(b, t, inverseRootCoefficients)
-            return b.truncate(b.mul(r, compensation), bits: f + extra - ((outputBits ?? f) - f))
+            return b.mul(r, compensation, truncatingBy: f + extra - ((outputBits ?? f) - f))
         }
     }
 
@@ -143,7 +143,7 @@ public enum NonLinear {
             let want = Swift.min(degree, 2 * have)
             let lhs = (have..<want).map { powers[$0 - have] }
             let rhs = (have..<want).map { _ in powers[have - 1] }
-            let products = b.truncate(b.mul(b.concatenate(lhs), b.concatenate(rhs)), bits: b.fixedPoint.fractionalBits)
+            let products = b.mul(b.concatenate(lhs), b.concatenate(rhs), truncatingBy: b.fixedPoint.fractionalBits)
             for i in 0..<lhs.count { powers.append(b.part(products, i, of: m)) }
         }
         return powers
@@ -234,7 +234,7 @@ public enum NonLinear {
             fourPieces(b, x, thresholds: (-4, -1.95, 3)) { x in
                 let n = b.count(x)
                 let x2 = b.mulFixed(x, x)
-                let both = b.truncate(b.mul(b.concatenate([x2, x2]), b.concatenate([x, x2])), bits: b.fixedPoint.fractionalBits)
+                let both = b.mul(b.concatenate([x2, x2]), b.concatenate([x, x2]), truncatingBy: b.fixedPoint.fractionalBits)
                 let (x3, x4) = (b.part(both, 0, of: n), b.part(both, 1, of: n))
                 let x6 = b.mulFixed(x3, x3)
                 return (linear(b, [x3, x2, x], [-0.011034134030615728, -0.11807612951181953, -0.42226581151983866],
@@ -299,8 +299,8 @@ public enum NonLinear {
             // reciprocal's, in 33 rounds instead of 40.
             let f = b.fixedPoint.fractionalBits, extra = 12
             let root = rsqrt(b, sums, outputBits: f + extra)
-            let inverse = b.truncate(b.square(root), bits: f + extra)
-            return b.truncate(b.mul(e, b.gather(inverse, rowOf)), bits: f + extra)
+            let inverse = b.square(root, truncatingBy: f + extra)
+            return b.mul(e, b.gather(inverse, rowOf), truncatingBy: f + extra)
         }
     }
 
@@ -326,16 +326,14 @@ public enum NonLinear {
             let scaled = b.truncate(b.mulPublic(x, inverseRoot), bits: inverseRootBits)
             // The weight product x ⊙ w does not depend on the norm: it shares the round of the sum of
             // squares and the truncation of the mean square, so only one product follows rsqrt.
-            let (weighted, sumSquares) = b.mulAndSumOfSquares(x, b.gather(weight, (0..<(rows * dim)).map { $0 % dim }),
-                                                              squares: scaled, groupSize: dim)
-            let truncated = b.truncate(b.concatenate([sumSquares, weighted]), bits: f)
-            let meanSquare = b.addPublicFixed(b.part(truncated, 0, of: rows), eps)
-            let xw = b.gather(truncated, Array(rows..<(rows + rows * dim)))
+            let (xw, sumSquares) = b.mulAndSumOfSquares(x, b.gather(weight, (0..<(rows * dim)).map { $0 % dim }),
+                                                        squares: scaled, groupSize: dim, truncatingBy: f)
+            let meanSquare = b.addPublicFixed(sumSquares, eps)
             // 1/RMS with 12 more fractional bits: for RMS ≈ 120 it is ≈ 0.008, which 2^−18 would
             // resolve to 0.05 % only; |x·w|/RMS ≤ √dim·|w| keeps the product far inside the ring.
             let scaleBits = 12
             let scale = rsqrt(b, meanSquare, outputBits: f + scaleBits)
-            return b.truncate(b.mul(xw, b.broadcast(scale, times: dim)), bits: f + scaleBits)
+            return b.mul(xw, b.broadcast(scale, times: dim), truncatingBy: f + scaleBits)
         }
     }
 

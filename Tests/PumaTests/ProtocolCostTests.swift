@@ -42,7 +42,7 @@ struct ProtocolCostTests {
         #expect(measured == primitive.cost(n: size, width: width), "\(primitive)")
     }
 
-    @Test("a fixed-point product is a product then a truncation; the ledger scopes them apart")
+    @Test("a fixed-point product is one fused product-truncation, scoped as such, its traffic spread evenly over the parties")
     func scopes() {
         var s = RingSamples(seed: 32)
         let x = s.bounded(50)
@@ -53,11 +53,17 @@ struct ProtocolCostTests {
             _ = p.scope("layer") { p.mulFixed(v, v) }
             return 0
         }
-        let scopes = CostReport(ledgers: sim.parties.map(\.ledger)).byScope(depth: 2)
-        #expect(scopes["layer/mul"]?.rounds == 1 && scopes["layer/mul"]?.bytesSent == 8 * 150)
-        #expect(scopes["layer/truncation"]?.rounds == 2 && scopes["layer/truncation"]?.bytesSent == 8 * 300)
-        let modeled = NetworkModel.lan.seconds(CostReport(ledgers: sim.parties.map(\.ledger)))
-        // Slowest party: 3 rounds; P0 sends 50 (mul) + 50 + 50 (truncation) elements.
-        #expect(abs(modeled - (3 * 1e-4 + Double(8 * 150 * 8) / 20e9)) < 1e-12)
+        let report = CostReport(ledgers: sim.parties.map(\.ledger))
+        let scopes = report.byScope(depth: 2)
+        // 7·50 elements and, per chunk of 16, 17 and 17 elements, 6 words of packed top-bit shares.
+        #expect(Primitive.mulTruncate.cost(n: 50) == DeclaredCost(rounds: 2, elements: 7 * 50 + 3 * 6))
+        #expect(scopes["layer/mul_truncation"]?.rounds == 2 && scopes["layer/mul_truncation"]?.bytesSent == 8 * (7 * 50 + 3 * 6))
+        #expect(scopes.keys.sorted() == ["layer", "layer/mul_truncation"])
+        // P0 helps on 16 elements (its additive share to both, 6 packed words, 16 mid shares) and opens
+        // and reshares 17 + 17 as L and R: 54 + 68; P1 and P2 help on 17: 57 + 66.
+        let sent = report.perParty.map { $0.values.reduce(0) { $0 + $1.bytesSent } / 8 }
+        #expect(sent == [122, 123, 123])
+        let modeled = NetworkModel.lan.seconds(report)
+        #expect(abs(modeled - (2 * 1e-4 + Double(8 * 123 * 8) / 20e9)) < 1e-12)
     }
 }

@@ -19,6 +19,8 @@ import Testing
 /// - A2B/msb sending s = x0 + x1 to P1 unmasked (`booleanSummands` sending `Words.add(x.first,
 ///   x.second)` instead of `c1`): P1 holds x2 and could recover x; the test fails for P1.
 /// - dropping the zero-share in `reshare` (`masked = z`): the test fails for every party.
+/// - dropping the zero-share of a fused product-truncation (`Party.truncate(.additive …)`): the
+///   test fails for every party.
 @Suite("Two worlds: a party's view does not depend on the secrets")
 struct TwoWorldSecurityTests {
     static let n = 64
