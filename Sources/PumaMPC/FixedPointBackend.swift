@@ -37,6 +37,9 @@ public protocol FixedPointBackend {
     func truncate(_ x: Value, bits: Int) -> Value
     /// truncate(x ⊙ y, bits); on shares the product's reshare rides in the truncation's first round.
     func mul(_ x: Value, _ y: Value, truncatingBy bits: Int) -> Value
+    /// Σ_p x_p ⊙ y_p over `parts` equal parts, truncated by `bits` when given (one reshare of the sums
+    /// on shares, fused with the truncation).
+    func sumOfProducts(_ x: Value, _ y: Value, parts: Int, truncatingBy bits: Int?) -> Value
     /// truncate(x², bits), fused on shares.
     func square(_ x: Value, truncatingBy bits: Int) -> Value
     /// x ⊙ y and Σ z² per group, in one round on shares; with `bits`, both truncated (fused on shares).
@@ -225,6 +228,10 @@ public struct CleartextBackend: FixedPointBackend {
     public func square(_ x: [UInt64]) -> [UInt64] { mul(x, x) }
     public func mul(_ x: [UInt64], _ y: [UInt64], truncatingBy bits: Int) -> [UInt64] { truncate(mul(x, y), bits: bits) }
     public func square(_ x: [UInt64], truncatingBy bits: Int) -> [UInt64] { truncate(square(x), bits: bits) }
+    public func sumOfProducts(_ x: [UInt64], _ y: [UInt64], parts: Int, truncatingBy bits: Int? = nil) -> [UInt64] {
+        let sums = sumParts(mul(x, y), parts)
+        return bits.map { truncate(sums, bits: $0) } ?? sums
+    }
     public func mulAndSumOfSquares(_ x: [UInt64], _ y: [UInt64], squares z: [UInt64], groupSize: Int,
                                    truncatingBy bits: Int? = nil) -> (product: [UInt64], sumOfSquares: [UInt64]) {
         let (product, sums) = (mul(x, y), sumGroups(square(z), groupSize: groupSize))

@@ -75,6 +75,21 @@ extension Party {
         scope("mul") { reshare(Words.crossTerms(x.first, x.second, y.first, y.second)) }
     }
 
+    /// Σ_p x_p ⊙ y_p over the `parts` equal parts of x and y (x = x_0 ‖ … ‖ x_{parts−1}): the parts'
+    /// cross terms are added locally, so only n / parts elements are reshared — or truncated by d
+    /// bits, fused. Cost: that of `mul` (or of `mul(_:_:truncatingBy:)`) on n / parts elements. Exact
+    /// without truncation.
+    public func sumOfProducts(_ x: ArithmeticShares, _ y: ArithmeticShares, parts: Int, truncatingBy d: Int? = nil) -> ArithmeticShares {
+        precondition(parts > 0 && x.count % parts == 0 && y.count == x.count, "sumOfProducts: \(x.count) elements in \(parts) parts")
+        return scope(d == nil ? "mul" : "mul_truncation") {
+            let terms = Words.crossTerms(x.first, x.second, y.first, y.second)
+            let m = x.count / parts
+            var local = Array(terms[0..<m])
+            for p in 1..<parts { for i in 0..<m { local[i] = local[i] &+ terms[p * m + i] } }
+            return finish(local, truncatingBy: d)
+        }
+    }
+
     /// Several independent products in one round (the cost of one `mul` on the total length).
     public func mul(_ pairs: [(ArithmeticShares, ArithmeticShares)]) -> [ArithmeticShares] {
         let x = ArithmeticShares.concatenate(pairs.map(\.0))

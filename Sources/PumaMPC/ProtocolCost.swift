@@ -21,7 +21,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
-    case input, revealToAll, revealToClient, mul, square, mulAndSumOfSquares, matmul, truncate, mulTruncate
+    case input, revealToAll, revealToClient, mul, square, sumOfProducts, mulAndSumOfSquares, matmul, truncate, mulTruncate
     case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, argmax
 
     /// The boolean summands and carry tree of `Party.msb` and `Party.msbCoarse` on `words` packed
@@ -52,14 +52,14 @@ public enum Primitive: String, CaseIterable, Sendable {
     /// `Party.msbCoarse` on n elements: two 32-bit lanes per word, 7 rounds.
     static func msbCoarseCost(_ n: Int) -> DeclaredCost { carryCost(words: (n + 1) / 2, laneWidth: 32) }
 
-    /// Cost for `n` elements (truncations by f bits; for matmul: n output elements; for max and argmax: n rows of `width`
+    /// Cost for `n` elements (truncations by f bits; for sumOfProducts: n sums of 2 products; for matmul: n output elements; for max and argmax: n rows of `width`
     /// columns; for mulAndSumOfSquares: n products and n rows of `width`).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
         switch self {
         case .input: return DeclaredCost(rounds: 1, elements: 2 * n)
         case .revealToAll: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .revealToClient: return DeclaredCost(rounds: 1, elements: 2 * n)
-        case .mul, .square, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
+        case .mul, .square, .sumOfProducts, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .mulAndSumOfSquares: return DeclaredCost(rounds: 1, elements: 6 * n)
         case .truncate, .mulTruncate: return Self.truncationCost(n, bits: FixedPoint.standard.fractionalBits, fused: self == .mulTruncate)
         case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
@@ -114,6 +114,7 @@ extension Primitive {
         case .revealToAll: _ = p.revealToAll(o.a)
         case .mul: _ = p.mul(o.a, o.b)
         case .square: _ = p.square(o.a)
+        case .sumOfProducts: _ = p.sumOfProducts(p.concatenate([o.a, o.b]), p.concatenate([o.b, o.a]), parts: 2)
         case .mulAndSumOfSquares: _ = p.mulAndSumOfSquares(o.a, o.b, squares: o.wide, groupSize: o.width)
         case .matmul:
             // [n × width] · [width × width]: the shape of a projection.

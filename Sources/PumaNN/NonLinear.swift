@@ -177,36 +177,38 @@ public enum NonLinear {
                 }
             case .symmetric:
                 // SiLU(x) = ReLU(x) − g(|x|) with g(a) = a·σ(−a), even in x and decaying like a·e^−a.
-                // Comparisons on x itself, batched in one coarse msb: [x < 0], [x < ±3.5], [x < ±12]
+                // Comparisons on x itself, batched in one coarse msb: [x < 0], [x < ±B], [x < ±T]
                 // (no x²). On the top 32 bits of (x − c)·2^20 they are exact for |x − c| < 2^25 except
                 // within 2^−6 above each threshold c, which may read as below it — harmless here:
                 // below 0 the formula still gives x/2 + x²/4 + … (SiLU to second order), and at
-                // ±3.5 and ±12 the neighbouring piece extends smoothly over 1/64.
+                // ±B and ±T the neighbouring piece is fitted 1/64 beyond its interval.
+                let (split, end) = symmetricSiLUThresholds
                 func plus(_ c: Double) -> [UInt64] { [UInt64](repeating: fp.encode(c), count: n) }
-                let bits = b.msbCoarse(b.concatenate([x] + [-3.5, 3.5, -12, 12].map { b.addPublic(x, plus($0)) }),
+                let bits = b.msbCoarse(b.concatenate([x] + [-split, split, -end, end].map { b.addPublic(x, plus($0)) }),
                                        scaleBits: coarseComparisonScaleBits)
-                let near = b.xor(b.part(bits, 1, of: n), b.part(bits, 2, of: n))     // |x| < 3.5
-                let within = b.xor(b.part(bits, 3, of: n), b.part(bits, 4, of: n))   // |x| < 12
-                // 0/1 selectors [x < 0], near, middle (3.5 ≤ |x| < 12): products with them are exact.
+                let near = b.xor(b.part(bits, 1, of: n), b.part(bits, 2, of: n))     // |x| < B
+                let within = b.xor(b.part(bits, 3, of: n), b.part(bits, 4, of: n))   // |x| < T
+                // 0/1 selectors [x < 0], near, middle (B ≤ |x| < T): products with them are exact.
                 let selectors = b.b2a(b.concatenateBits([b.part(bits, 0, of: n), near, b.xor(within, near)]))
                 let negativePart = b.mul(b.part(selectors, 0, of: n), x)      // min(x, 0)
                 let relu = b.sub(x, negativePart)
                 let magnitude = b.sub(relu, negativePart)               // |x|
-                // One polynomial input per element, its piece's: z = |x| near, |x| − 3.5 in the
-                // middle, 0 beyond 12 (products with 0/1 selectors are exact, no truncation). So each
-                // element pays for one set of powers, not two.
+                // One polynomial input per element, its piece's: z = |x| near, |x| − B in the middle,
+                // 0 beyond T (a sum of two exact 0/1 products, one element reshared). So each element
+                // pays for one set of powers, not two.
                 let pieceSelectors = b.gather(selectors, Array(n..<(3 * n)))
-                let z = b.sumParts(b.mul(pieceSelectors, b.concatenate([magnitude, b.addPublic(magnitude, plus(-3.5))])), 2)
+                let z = b.sumOfProducts(pieceSelectors, b.concatenate([magnitude, b.addPublic(magnitude, plus(-split))]),
+                                        parts: 2, truncatingBy: nil)
                 // Both pieces' sums from the same powers (local; coefficients of the fits in |x|/4
-                // and (|x| − 3.5)/8 rescaled by 4^−k and 8^−k, kept at f + 12 bits), each kept where
-                // its selector is 1, then one truncation.
+                // and (|x| − B)/8 rescaled by 4^−k and 8^−k, kept at f + 12 bits), each kept where
+                // its selector is 1: one sum of two products, truncated with it.
                 let p = powers(b, z, degree: symmetricSiLUNear.count - 1)
                 let pieces = [(symmetricSiLUNear, 4.0), (symmetricSiLUMiddle, 8.0)]
                 let sums = pieces.map { coefficients, scale in
                     weightedSum(b, p, coefficients.enumerated().map { k, c in [Double](repeating: c / Foundation.pow(scale, Double(k)), count: n) },
                                 extraBits: 12)
                 }
-                let g = b.truncate(b.sumParts(b.mul(pieceSelectors, b.concatenate(sums)), 2), bits: fp.fractionalBits + 12)
+                let g = b.sumOfProducts(pieceSelectors, b.concatenate(sums), parts: 2, truncatingBy: fp.fractionalBits + 12)
                 return b.sub(relu, g)
             }
         }
@@ -216,15 +218,16 @@ public enum NonLinear {
     /// exact beyond it, for |x − c| < 2^25.
     static let coarseComparisonScaleBits = 20
 
-    /// g(a) = a·σ(−a) on [0, 3.5) as a polynomial in a/4, and on [3.5, 12) in (a − 3.5)/8
-    /// (weighted least squares towards minimax; fit errors 6.9e−5 and 6.7e−5; g(12) = 7.4e−5).
+    /// The symmetric SiLU's pieces: g on [0, B) and [B, T), 0 beyond T (g(T) = 7.1e−4).
+    public static let symmetricSiLUThresholds = (split: 2.5625, end: 9.5)
+
+    /// g(a) = a·σ(−a) on [0, B) as a quartic in a/4, and on [B, T) in (a − B)/8, each fitted 1/64
+    /// beyond its ends (weighted least squares towards minimax; fit errors 6.8e−4 and 7.2e−4).
     static let symmetricSiLUNear: [Double] = [
-        -6.909492776650778e-05, 2.0051112741104666, -4.050781423034884, -0.016564484123647735,
-        7.118156195231551, -7.45402735831984, 2.476496008536712,
+        -0.00046847372414156297, 2.0513482574528084, -4.724976735321173, 3.425632908892688, -0.5415865016368994,
     ]
     static let symmetricSiLUMiddle: [Double] = [
-        0.10265935462135518, -0.5706680335045239, 1.358556698273756, -1.6985127745075483,
-        1.1012350789022787, -0.3016074057628445, 0.008519509915396914,
+        0.184171515301814, -0.8594025089426693, 1.532752412615492, -1.2019586958260422, 0.3400635783581283,
     ]
 
     /// GeLU (BERT, GPT-2), PUMA's 4 pieces: 0 below −4, F0 on [−4, −1.95), F1 on [−1.95, 3], x above.
