@@ -70,7 +70,7 @@ struct NonLinearTests {
         #expect(worst < 4e-5, "relative error with 30 output bits: \(worst)")
     }
 
-    @Test("SiLU: PUMA's max error 0.072; ours ≤ 8e−4 over the real line (up to ±2^25), comparisons in one msb")
+    @Test("SiLU: PUMA's max error 0.072; ours ≤ 1.4e−3 over the real line (up to ±2^25), comparisons in one msb")
     func silu() {
         let far = (0..<400).map { Foundation.pow(2, 4.9 + 20 * Double($0) / 399) }  // 30 … 2^24.9
         let xs = grid(-30, 30, 60001) + far + far.map { -$0 }
@@ -80,7 +80,7 @@ struct NonLinearTests {
         #expect(puma.max > 0.07 && puma.max < 0.073, "PUMA max \(puma.max) at \(puma.at)")
         let oursFar = errors(far.map { -$0 }, NonLinear.silu(clear, fp.encode(far.map { -$0 }), method: .symmetric), exact)
         #expect(oursFar.max <= 1e-4, "ours far below zero: \(oursFar.max) at \(oursFar.at)")
-        #expect(ours.max <= 8e-4, "ours max \(ours.max) at \(ours.at)")
+        #expect(ours.max <= 1.4e-3, "ours max \(ours.max) at \(ours.at)")
         let inner = grid(-8, 8, 16001)
         let pumaFar = errors(far, NonLinear.silu(clear, fp.encode(far), method: .puma), exact)
         #expect(pumaFar.max < 1e-9, "PUMA's SiLU is x beyond 4: \(pumaFar.max)")
@@ -206,14 +206,14 @@ struct NonLinearTests {
         #expect(!rms.isEmpty, "RMSNorm beyond its range went unreported")
     }
 
-    @Test("SiLU on shares near its thresholds (where the coarse comparisons may err by 2^−6): within 9e−4 of exact")
+    @Test("SiLU on shares near its thresholds (where the coarse comparisons may err by 2^−6): within 1.6e−3 of exact")
     func siluThresholdsOnShares() {
         let t = NonLinear.symmetricSiLUThresholds
         let thresholds: [Double] = [0, t.split, -t.split, t.end, -t.end]
         let xs: [Double] = thresholds.flatMap { c in (-64...64).map { c + Double($0) / 1024 } }
         let secure = MPC.run([fp.encode(xs)]) { p, v in NonLinear.silu(p, v[0]) }
         let e = errors(xs, secure, { $0 / (1 + Foundation.exp(-$0)) })
-        #expect(e.max <= 9e-4, "max \(e.max) at \(e.at)")
+        #expect(e.max <= 1.6e-3, "max \(e.max) at \(e.at)")
     }
 
     @Test("on shares, each function stays within a few ulp of the cleartext backend")
