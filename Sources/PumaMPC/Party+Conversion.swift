@@ -2,31 +2,50 @@ import PumaCore
 
 /// Conversions between arithmetic and boolean sharing, comparisons and bit-selected products.
 extension Party {
-    /// Boolean sharings of two words whose sum is x: s = x0 + x1 (known to P0, shared by it:
-    /// component 0 from the PRSS key with P2, component 2 zero, component 1 = s ⊕ component 0 sent to
-    /// P1) and x2 (already held by P1 and P2, no sharing). `pack` (XOR-linear, the same for both
-    /// summands) may first keep only part of each word's bits. Cost: 1 round, as many words as `pack` returns.
-    private func booleanSummands(_ x: ArithmeticShares, pack: ([UInt64]) -> [UInt64] = { $0 }) -> (s: BooleanShares, t: BooleanShares) {
-        switch id {
-        case 0:
-            let s = pack(Words.add(x.first, x.second))
-            let zero = [UInt64](repeating: 0, count: s.count)
-            let c0 = common(with: 2, s.count)
-            let c1 = Words.xor(s, c0)
-            _ = exchange(send: [(.party(1), c1)], receive: [])
-            return (BooleanShares(first: c0, second: c1), BooleanShares(first: zero, second: zero))
-        case 1:
-            let t = pack(x.second)
-            let zero = [UInt64](repeating: 0, count: t.count)
-            let c1 = exchange(send: [], receive: [.party(0)])[0]
-            return (BooleanShares(first: c1, second: zero), BooleanShares(first: zero, second: t))
-        default:
-            let t = pack(x.first)
-            let zero = [UInt64](repeating: 0, count: t.count)
-            let c0 = common(with: 0, t.count)
-            _ = exchange(send: [], receive: [])
-            return (BooleanShares(first: zero, second: c0), BooleanShares(first: t, second: zero))
+    /// Boolean sharings of two words whose sum is x. The elements are cut in three chunks (at
+    /// multiples of `elementsPerWord`); in chunk c, P_c knows s = x_c + x_{c+1} and shares it
+    /// (component c from the PRSS key with P_{c+2}, component c+1 = s ⊕ component c sent to P_{c+1},
+    /// component c+2 zero), and t = x_{c+2}, already held by P_{c+1} and P_{c+2}, needs no sharing.
+    /// So every party sends a third. `pack` (XOR-linear, the same for both summands) may first keep
+    /// only part of each word's bits, `elementsPerWord` elements per output word.
+    /// Cost: 1 round, as many words as `pack` returns.
+    private func booleanSummands(_ x: ArithmeticShares, elementsPerWord: Int = 1,
+                                 pack: ([UInt64]) -> [UInt64] = { $0 }) -> (s: BooleanShares, t: BooleanShares) {
+        let words = (x.count + elementsPerWord - 1) / elementsPerWord
+        let chunks = (0..<3).map { c in
+            Swift.min(x.count, c * words / 3 * elementsPerWord)..<Swift.min(x.count, (c + 1) * words / 3 * elementsPerWord)
         }
+        var s = BooleanShares(first: [], second: []), t = BooleanShares(first: [], second: [])
+        var sent: [UInt64] = []  // s ⊕ component c of this party's own chunk (c = id), for P_{c+1}
+        for (c, range) in chunks.enumerated() {
+            let first = Array(x.first[range]), second = Array(x.second[range])
+            switch (id - c + 3) % 3 {
+            case 0:
+                let sum = pack(Words.add(first, second))
+                let own = streamWithPrevious.words(sum.count)
+                sent = Words.xor(sum, own)
+                let zero = [UInt64](repeating: 0, count: sum.count)
+                s.append(BooleanShares(first: own, second: sent))
+                t.append(BooleanShares(first: zero, second: zero))
+            case 1:
+                // s's component c+1 arrives from P_c after the round (filled in below).
+                let summand = pack(second)
+                let zero = [UInt64](repeating: 0, count: summand.count)
+                s.append(BooleanShares(first: zero, second: zero))
+                t.append(BooleanShares(first: zero, second: summand))
+            default:
+                let summand = pack(first)
+                let zero = [UInt64](repeating: 0, count: summand.count)
+                s.append(BooleanShares(first: zero, second: streamWithNext.words(summand.count)))
+                t.append(BooleanShares(first: summand, second: zero))
+            }
+        }
+        let received = exchange(send: [(.party(next), sent)], receive: [.party(previous)])[0]
+        // The chunk this party is P_{c+1} of: its first component of s is what P_c sent.
+        let mine = (id + 2) % 3
+        let offset = (0..<mine).reduce(0) { $0 + (chunks[$1].count + elementsPerWord - 1) / elementsPerWord }
+        s.first.replaceSubrange(offset..<(offset + received.count), with: received)
+        return (s, t)
     }
 
     /// Arithmetic → boolean sharing of all 64 bits (ABY3 §5.3 with a Kogge–Stone adder): the
@@ -77,7 +96,7 @@ extension Party {
     public func msbCoarse(_ x: ArithmeticShares, scaleBits k: Int) -> BooleanShares {
         precondition((1...31).contains(k), "msbCoarse: scale by 2^\(k)")
         return scope("msb") {
-            let (s, t) = booleanSummands(mulPublic(x, UInt64(1) << UInt64(k)), pack: BitPacking.highHalves)
+            let (s, t) = booleanSummands(mulPublic(x, UInt64(1) << UInt64(k)), elementsPerWord: 2, pack: BitPacking.highHalves)
             return carry(s, t, laneWidth: 32, count: x.count)
         }
     }
