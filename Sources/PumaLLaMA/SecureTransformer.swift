@@ -112,9 +112,11 @@ struct SharedModelLayout: Sendable {
 protocol TransformerIO: AnyObject {
     associatedtype Backend: FixedPointBackend
     var backend: Backend { get }
-    /// X[m×k] · W (`.inputRows`) or X · Wᵀ (`.outputRows`) for one of the owner's matrices, truncated
-    /// by `bits` when given (fused with the product on shares).
-    func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?) -> Backend.Value
+    /// X[m×k] · W (`.inputRows`) or X · Wᵀ (`.outputRows`) for one of the owner's matrices, then the
+    /// public linear map `then` (if any) on the untruncated product, truncated by `bits` when given
+    /// (fused with the product on shares: each party applies the map to its additive share).
+    func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?,
+                       then map: PublicLinearMap?) -> Backend.Value
     /// A whole small tensor of the owner's (norm weights).
     func vector(tensor: Int, count: Int) -> Backend.Value
     /// The client's next input, `count` elements.
@@ -136,8 +138,9 @@ final class PartyIO: TransformerIO, @unchecked Sendable {
 
     var backend: Party { party }
 
-    func weightProduct(_ x: ArithmeticShares, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?) -> ArithmeticShares {
-        party.matmul(x, weights: w, layout: layout, storage: storage, m: m, truncatingBy: bits)
+    func weightProduct(_ x: ArithmeticShares, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?,
+                       then map: PublicLinearMap?) -> ArithmeticShares {
+        party.matmul(x, weights: w, layout: layout, storage: storage, m: m, truncatingBy: bits, then: map.map { map in { map.apply($0) } })
     }
 
     func vector(tensor: Int, count: Int) -> ArithmeticShares { storage.shares(tensor: tensor, count: count) }
@@ -174,7 +177,8 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
         }
     }
 
-    func weightProduct(_ x: [UInt64], _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?) -> [UInt64] {
+    func weightProduct(_ x: [UInt64], _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?,
+                       then map: PublicLinearMap?) -> [UInt64] {
         let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
         var z = [UInt64](repeating: 0, count: m * n)
         let blockRows = 256
@@ -199,6 +203,7 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
                 }
             }
         }
+        if let map { z = map.apply(z) }
         return bits.map { backend.truncate(z, bits: $0) } ?? z
     }
 
@@ -275,30 +280,32 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         let f = b.fixedPoint.fractionalBits
         let (dim, vocab) = (c.hiddenSize, c.vocabSize)
         precondition(length + t <= c.maxPositionEmbeddings, "context overflow")
-        let layout = PassLayout(config: c, rope: rope, fixedPoint: b.fixedPoint, start: length, count: t)
+        let layout = PassLayout(config: c, rope: rope, start: length, count: t)
 
         // embed: one-hot rows (shared by the client) × embedding matrix; integers, so no truncation.
         var x = b.scope("embedding") {
-            io.weightProduct(io.clientInput(count: t * vocab), model.embedding, layout: .inputRows, m: t, truncatingBy: nil)
+            io.weightProduct(io.clientInput(count: t * vocab), model.embedding, layout: .inputRows, m: t, truncatingBy: nil, then: nil)
         }
         for (l, w) in model.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
             let h = NonLinear.rmsNorm(b, x, weight: inputNorms[l], dim: dim, eps: c.rmsNormEps)
-            let qkv = b.scope("qkv_proj") { io.weightProduct(h, w.qkv, layout: .outputRows, m: t, truncatingBy: f) }
-            let (q, k) = b.scope("rope") { applyRope(q: b.gather(qkv, layout.qColumns), k: b.gather(qkv, layout.kColumns), layout) }
-            b.append(&cacheKeys[l], k)
+            // RoPE (and the attention scale) rotate the untruncated q and k: one truncation for both.
+            let qkv = b.scope("qkv_proj") {
+                io.weightProduct(h, w.qkv, layout: .outputRows, m: t, truncatingBy: f + PassLayout.ropeBits, then: layout.rope)
+            }
+            b.append(&cacheKeys[l], b.gather(qkv, layout.kColumns))
             b.append(&cacheValues[l], b.gather(qkv, layout.vColumns))
-            let attention = attend(q: q, keys: cacheKeys[l], values: cacheValues[l], layout)
-            let o = b.scope("o_proj") { io.weightProduct(attention, w.o, layout: .outputRows, m: t, truncatingBy: f) }
+            let attention = attend(q: b.gather(qkv, layout.qColumns), keys: cacheKeys[l], values: cacheValues[l], layout)
+            let o = b.scope("o_proj") { io.weightProduct(attention, w.o, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
             x = b.add(x, o)
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
             let h2 = NonLinear.rmsNorm(b, x, weight: postAttentionNorms[l], dim: dim, eps: c.rmsNormEps)
-            let gateUp = b.scope("gate_up_proj") { io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t, truncatingBy: f) }
+            let gateUp = b.scope("gate_up_proj") { io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
             let act = b.scope("silu_mul") {
                 b.mulFixed(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
             }
-            let down = b.scope("down_proj") { io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingBy: f) }
+            let down = b.scope("down_proj") { io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
             x = b.add(x, down)
             progress?(l + 1)
         }
@@ -306,7 +313,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         // final norm → logits, for the last position only
         let last = b.gather(x, Array(((t - 1) * dim)..<(t * dim)))
         let normed = NonLinear.rmsNorm(b, last, weight: finalNorm!, dim: dim, eps: c.rmsNormEps)
-        var logits = b.scope("logits") { io.weightProduct(normed, model.lmHead, layout: .outputRows, m: 1, truncatingBy: f) }
+        var logits = b.scope("logits") { io.weightProduct(normed, model.lmHead, layout: .outputRows, m: 1, truncatingBy: f, then: nil) }
         if options.revealLogits { b.scope("output") { io.openToClient(logits) } }
         let n = options.choosable
         if n < vocab { logits = b.gather(logits, Array(0..<n)) }
@@ -318,16 +325,6 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         }
         let (_, index) = b.argmax(logits, rows: 1, cols: n)
         b.scope("output") { io.openToClient(index) }
-    }
-
-    /// RoPE with public tables: x·cos + rotate_half(x)·sin, one truncation for q and k together.
-    func applyRope(q: Value, k: Value, _ layout: PassLayout) -> (Value, Value) {
-        let (tq, tk) = (layout.queryRope, layout.keyRope)
-        let rotatedQ = b.add(b.mulPublic(q, tq.cos), b.mulPublic(b.gather(q, tq.partner), tq.sin))
-        let rotatedK = b.add(b.mulPublic(k, tk.cos), b.mulPublic(b.gather(k, tk.partner), tk.sin))
-        let both = b.truncate(b.concatenate([rotatedQ, rotatedK]), bits: b.fixedPoint.fractionalBits)
-        let qCount = b.count(q)
-        return (b.gather(both, Array(0..<qCount)), b.gather(both, Array(qCount..<b.count(both))))
     }
 
     /// softmax(q·kᵀ)·v per head over the cache, causal: new row r sees positions 0…start + r.
@@ -357,26 +354,26 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
 /// The public index maps and tables of one forward pass over `count` new tokens after `start`
 /// cached ones. They are the same for every layer, so a pass builds them once.
 struct PassLayout {
-    /// cos, sin (sign of rotate_half folded in) and the partner element of each q or k element.
-    struct RopeTables {
-        var partner: [Int] = []
-        var cos: [UInt64] = []
-        var sin: [UInt64] = []
-    }
+    /// Fractional bits of the RoPE coefficients: the rotated q, k (and v, scaled by 2^ropeBits to
+    /// share the truncation) carry 2f + 16 bits before it, so |v| < 2^10, |k| < 2^9.5 and |q| < 2^13
+    /// (q's coefficients carry 1/√headDim) keep it in range — far above LLaMA's q, k, v, and
+    /// reported by the cleartext twin otherwise. Coefficient rounding: 2^−17, 1e−4 relative for q's.
+    static let ropeBits = 16
 
     let count: Int
     let total: Int
     /// Columns of q, k, v in the stacked qkv projection, and of gate and up in gate_up; row-major over tokens.
     let qColumns, kColumns, vColumns, gateColumns, upColumns: [Int]
-    /// The query's tables carry the attention scale 1/√headDim, so scores need no extra step.
-    let queryRope, keyRope: RopeTables
+    /// RoPE on the stacked qkv product (x·cos + rotate_half(x)·sin on q and k, ×1 on v), coefficients
+    /// at `ropeBits`; the query's carry the attention scale 1/√headDim, so scores need no extra step.
+    let rope: PublicLinearMap
     /// Per query head: its [count × headDim] block of q. Per kv head: its [total × headDim] block of the cache.
     let queryHeads, cacheHeads: [[Int]]
     /// Causal mask: the visible scores of [heads][count × total], row lengths, the way back (masked
     /// places point past the end, at a public zero), and [heads][count × headDim] → [count × heads·headDim].
     let visibleScores, visibleLengths, scatterProbabilities, mergeHeads: [Int]
 
-    init(config c: LlamaConfiguration, rope: RotaryTables, fixedPoint fp: FixedPoint, start: Int, count t: Int) {
+    init(config c: LlamaConfiguration, rope: RotaryTables, start: Int, count t: Int) {
         let (heads, kvHeads, headDim, ffn) = (c.numAttentionHeads, c.numKeyValueHeads, c.headDim, c.intermediateSize)
         let (qDim, kvDim) = (heads * headDim, kvHeads * headDim)
         let total = start + t
@@ -393,22 +390,22 @@ struct PassLayout {
         upColumns = columns(width: 2 * ffn, offset: ffn, count: ffn)
 
         let half = rope.halfDim
-        func tables(_ headCount: Int, scale: Double) -> RopeTables {
-            var out = RopeTables()
-            for r in 0..<t {
-                let (cos, sin) = rope.angles(position: start + r)
+        let ropeCoding = FixedPoint(fractionalBits: Self.ropeBits)
+        var map = PublicLinearMap(count: t * qkvWidth, scale: UInt64(1) << UInt64(Self.ropeBits))
+        for r in 0..<t {
+            let (cos, sin) = rope.angles(position: start + r)
+            for (offset, headCount, scale) in [(0, heads, 1 / Double(headDim).squareRoot()), (qDim, kvHeads, 1.0)] {
                 for h in 0..<headCount {
                     for i in 0..<headDim {
-                        out.partner.append((r * headCount + h) * headDim + (i < half ? i + half : i - half))
-                        out.cos.append(fp.encode(Double(cos[i % half]) * scale))
-                        out.sin.append(fp.encode((i < half ? -1 : 1) * Double(sin[i % half]) * scale))
+                        let e = r * qkvWidth + offset + h * headDim + i
+                        map.partner[e] = e - i + (i < half ? i + half : i - half)
+                        map.factor[e] = ropeCoding.encode(Double(cos[i % half]) * scale)
+                        map.partnerFactor[e] = ropeCoding.encode((i < half ? -1 : 1) * Double(sin[i % half]) * scale)
                     }
                 }
             }
-            return out
         }
-        queryRope = tables(heads, scale: 1 / Double(headDim).squareRoot())
-        keyRope = tables(kvHeads, scale: 1)
+        self.rope = map
 
         queryHeads = (0..<heads).map { h in columns(width: qDim, offset: h * headDim, count: headDim) }
         cacheHeads = (0..<kvHeads).map { g in (0..<total).flatMap { r in (0..<headDim).map { r * kvDim + g * headDim + $0 } } }
@@ -425,5 +422,26 @@ struct PassLayout {
         visibleLengths = lengths
         scatterProbabilities = scatter
         mergeHeads = (0..<t).flatMap { r in (0..<heads).flatMap { h in (0..<headDim).map { h * t * headDim + r * headDim + $0 } } }
+    }
+}
+
+/// A public linear map on a vector, y_i = factor_i·x_i + partnerFactor_i·x_{partner_i} (ring
+/// arithmetic), applied to a product before its truncation: on shares each party applies it to its
+/// additive share, which is sound because the map is linear and public.
+struct PublicLinearMap {
+    var partner: [Int]
+    var factor: [UInt64]
+    var partnerFactor: [UInt64]
+
+    /// x ↦ scale·x.
+    init(count: Int, scale: UInt64) {
+        partner = Array(0..<count)
+        factor = [UInt64](repeating: scale, count: count)
+        partnerFactor = [UInt64](repeating: 0, count: count)
+    }
+
+    func apply(_ x: [UInt64]) -> [UInt64] {
+        precondition(x.count == partner.count, "linear map on \(x.count) elements, \(partner.count) expected")
+        return x.indices.map { x[$0] &* factor[$0] &+ x[partner[$0]] &* partnerFactor[$0] }
     }
 }

@@ -26,8 +26,9 @@ extension Party {
     /// Cost: 1 round, 3·m·n elements; exact.
     /// With `truncatingBy`, the outputs are truncated by d bits, the reshare fused into the
     /// truncation (`Primitive.mulTruncate` on m·n).
+    /// `then`, a public linear map, is applied to the party's additive share of the product first.
     public func matmul(_ x: ArithmeticShares, weights w: SharedMatrix, layout: WeightLayout, storage: WeightShareStorage, m: Int,
-                       truncatingBy d: Int? = nil) -> ArithmeticShares {
+                       truncatingBy d: Int? = nil, then map: (([UInt64]) -> [UInt64])? = nil) -> ArithmeticShares {
         scope(d == nil ? "matmul" : "matmul_truncation") {
             let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
             precondition(x.count == m * k, "weight matmul: \(x.count) elements for [\(m)×\(k)]")
@@ -65,7 +66,7 @@ extension Party {
                     }
                 }
             }
-            return finish(z, truncatingBy: d)
+            return finish(map?(z) ?? z, truncatingBy: d)
         }
     }
 }
