@@ -58,6 +58,13 @@ static void encode_portable(const void *src, puma_dtype dtype, size_t count, int
     for (size_t i = 0; i < count; ++i) out[i] = encode_one(element(src, dtype, i), scale) - (a ? a[i] + b[i] : 0);
 }
 
+/* Per-element scales: x·scale[i] is exact in double when the scale has at most 29 significant bits
+ * (a Float32 weight times 2^f: 24), so rounding is as in `encode_one`. */
+static void encode_scaled_portable(const void *src, puma_dtype dtype, size_t count, const double *scale, const uint64_t *a,
+                                   const uint64_t *b, uint64_t *out) {
+    for (size_t i = 0; i < count; ++i) out[i] = encode_one(element(src, dtype, i), scale[i]) - (a ? a[i] + b[i] : 0);
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -149,7 +156,32 @@ AVX512 static void encode_avx512(const void *src, puma_dtype dtype, size_t count
         _mm512_mask_storeu_epi64(out + i + 8, (__mmask8)(mask >> 8), hi);
     }
 }
+
+AVX512 static void encode_scaled_avx512(const void *src, puma_dtype dtype, size_t count, const double *scale, const uint64_t *a,
+                                        const uint64_t *b, uint64_t *out) {
+    const size_t size = dtype == PUMA_F32 ? 4 : 2;
+    for (size_t i = 0; i < count; i += 16) {
+        const size_t left = count - i;
+        const __mmask16 mask = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m512 x = load16((const uint8_t *)src + size * i, dtype, mask);
+        for (int h = 0; h < 2; ++h) {
+            const __mmask8 m = (__mmask8)(mask >> (8 * h));
+            const __m256 part = h ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)) : _mm512_castps512_ps256(x);
+            __m512i v = encode8(_mm512_cvtps_pd(part), _mm512_maskz_loadu_pd(m, scale + i + 8 * h));
+            if (a) v = _mm512_sub_epi64(_mm512_sub_epi64(v, _mm512_maskz_loadu_epi64(m, a + i + 8 * h)), _mm512_maskz_loadu_epi64(m, b + i + 8 * h));
+            _mm512_mask_storeu_epi64(out + i + 8 * h, m, v);
+        }
+    }
+}
 #endif
+
+void puma_encode_fixed_scaled_minus(const void *src, puma_dtype dtype, size_t count, const double *scale, const uint64_t *a,
+                                    const uint64_t *b, uint64_t *out) {
+#if defined(__x86_64__)
+    if (puma_kernel_level() && __builtin_cpu_supports("f16c")) { encode_scaled_avx512(src, dtype, count, scale, a, b, out); return; }
+#endif
+    encode_scaled_portable(src, dtype, count, scale, a, b, out);
+}
 
 void puma_to_float(const void *src, puma_dtype dtype, size_t count, float *out) {
 #if defined(__x86_64__)

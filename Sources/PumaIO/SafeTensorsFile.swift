@@ -221,6 +221,14 @@ public struct MappedTensorView: @unchecked Sendable {
         puma_encode_fixed_minus(base + offset * elementSize, dtype, n, Int32(fractionalBits), subtracting.0, subtracting.1, out)
     }
 
+    /// round(W_i · scales_i) − a − b of elements [offset, offset + count) into `out`: per-element
+    /// scales (e.g. a norm weight times 2^f, folded into the matrix after the norm), exact in double.
+    public func encode(offset: Int, count n: Int, scales: UnsafePointer<Double>,
+                       subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>), into out: UnsafeMutablePointer<UInt64>) {
+        precondition(offset >= 0 && n >= 0 && offset + n <= count, "element range out of bounds")
+        puma_encode_fixed_scaled_minus(base + offset * elementSize, dtype, n, scales, subtracting.0, subtracting.1, out)
+    }
+
     /// Starts bringing elements [offset, offset + count) into cache (e.g. while other work runs).
     public func prefetch(offset: Int, count n: Int) {
         precondition(offset >= 0 && n >= 0 && offset + n <= count, "element range out of bounds")

@@ -19,7 +19,6 @@ public final class CleartextPredictor: NextTokenPredictor {
                 siluMethod: NonLinear.SiLUMethod = .symmetric, choosable: Int? = nil) {
         let io = CleartextIO(owner: OwnerWeights(weights: weights, config: config, fixedPoint: fixedPoint), monitor: monitor)
         transformer = FixedPointTransformer(io: io, config: config, model: io.owner.layout, siluMethod: siluMethod)
-        transformer.loadNorms()
         self.choosable = min(choosable ?? config.vocabSize, config.vocabSize)
     }
 

@@ -74,14 +74,11 @@ public final class SecurePredictor: NextTokenPredictor {
         let start = DispatchTime.now().uptimeNanoseconds
         let parameters = owner.layout.parameters
         // The one-time sharing: in a deployment the owner sends x2 to P1 and P2 (one round, 8 bytes
-        // per parameter each), who keep it on disk; the ledgers record it so. Norm weights are then read once.
+        // per parameter each), who keep it on disk; the ledgers record it so.
         _ = simulation.run(dealers: { s in
             s.owner.ledger.charge("owner input", bytesSent: 16 * parameters, bytesReceived: 0)
         }) { party in
-            party.scope("weights") {
-                party.ledger.recordRound(bytesSent: 0, bytesReceived: party.id == 0 ? 0 : 8 * parameters)
-                parties[party.id].loadNorms()
-            }
+            party.scope("weights") { party.ledger.recordRound(bytesSent: 0, bytesReceived: party.id == 0 ? 0 : 8 * parameters) }
             return 0
         }
         let total = simulation.report.total

@@ -10,52 +10,62 @@ import PumaNN
 final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
     let layout: SharedModelLayout
     let fractionalBits: Int
-    /// Keeps the checkpoint mapped; `views` (matrices) and `vectors` (encoded norms) are what the
-    /// hot path reads, indexed by tensor number.
+    /// Keeps the checkpoint mapped; `views` are what the hot path reads, indexed by tensor number.
     private let mappings: [MappedTensor]
-    private let views: [MappedTensorView?]
-    private let vectors: [[UInt64]?]
+    private let views: [MappedTensorView]
+    /// Per tensor that an RMSNorm feeds (q, k, v; gate, up; lm_head): the norm's weights times 2^f,
+    /// one per column. The owner folds each norm's weight into the matrices after it (W·diag(w)),
+    /// so the parties' RMSNorm has no weight product to pay for.
+    private let columnScales: [Int: [Double]]
 
     init(weights w: LlamaWeights, config c: LlamaConfiguration, fixedPoint: FixedPoint) {
         fractionalBits = fixedPoint.fractionalBits
         layout = SharedModelLayout(config: c)
-        var matrices: [Int: MappedTensor] = [:], norms: [Int: [Float]] = [:]
-        func assign(_ m: SharedMatrix, _ tensors: [MappedTensor]) {
-            for (part, tensor) in zip(m.parts, tensors) { matrices[part.tensor] = tensor }
+        var matrices: [Int: MappedTensor] = [:], scales: [Int: [Double]] = [:]
+        func assign(_ m: SharedMatrix, _ tensors: [MappedTensor], norm: [Float]? = nil) {
+            for (part, tensor) in zip(m.parts, tensors) {
+                matrices[part.tensor] = tensor
+                if let norm { scales[part.tensor] = norm.map { Double($0) * Double(UInt64(1) << UInt64(fixedPoint.fractionalBits)) } }
+            }
         }
         assign(layout.embedding, [w.embedding])
         for (shared, weights) in zip(layout.layers, w.layers) {
-            norms[shared.inputNorm] = weights.inputNorm
-            assign(shared.qkv, [weights.wq, weights.wk, weights.wv])
+            assign(shared.qkv, [weights.wq, weights.wk, weights.wv], norm: weights.inputNorm)
             assign(shared.o, [weights.wo])
-            norms[shared.postAttentionNorm] = weights.postAttentionNorm
-            assign(shared.gateUp, [weights.wGate, weights.wUp])
+            assign(shared.gateUp, [weights.wGate, weights.wUp], norm: weights.postAttentionNorm)
             assign(shared.down, [weights.wDown])
         }
-        norms[layout.finalNorm] = w.finalNorm
-        assign(layout.lmHead, [w.lmHead])
-        let count = matrices.count + norms.count
+        assign(layout.lmHead, [w.lmHead], norm: w.finalNorm)
         mappings = Array(matrices.values)
-        views = (0..<count).map { matrices[$0]?.view }
-        vectors = (0..<count).map { norms[$0].map(fixedPoint.encode) }
+        views = (0..<matrices.count).map { matrices[$0]!.view }
+        columnScales = scales
     }
 
     func encode(tensor: Int, offset: Int, count: Int, subtracting: (UnsafePointer<UInt64>, UnsafePointer<UInt64>),
                 into out: UnsafeMutablePointer<UInt64>) {
-        if let view = views[tensor] {
-            view.encode(offset: offset, count: count, fractionalBits: fractionalBits, subtracting: subtracting, into: out)
-        } else {
-            let v = vectors[tensor]!
-            for i in 0..<count { out[i] = v[offset + i] &- subtracting.0[i] &- subtracting.1[i] }
+        guard let scales = columnScales[tensor] else {
+            views[tensor].encode(offset: offset, count: count, fractionalBits: fractionalBits, subtracting: subtracting, into: out)
+            return
+        }
+        // Row segment by row segment, each element times its column's scale.
+        scales.withUnsafeBufferPointer { scale in
+            var done = 0
+            while done < count {
+                let column = (offset + done) % scale.count
+                let length = Swift.min(count - done, scale.count - column)
+                views[tensor].encode(offset: offset + done, count: length, scales: scale.baseAddress! + column,
+                                     subtracting: (subtracting.0 + done, subtracting.1 + done), into: out + done)
+                done += length
+            }
         }
     }
 
     func prefetch(tensor: Int, offset: Int, count: Int) {
-        views[tensor]?.prefetch(offset: offset, count: count)
+        views[tensor].prefetch(offset: offset, count: count)
     }
 
     func release(tensor: Int) {
-        views[tensor]?.releaseResidentPages()
+        views[tensor].releaseResidentPages()
     }
 }
 
@@ -64,13 +74,11 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
 /// costs one round and one truncation.
 struct SharedModelLayout: Sendable {
     struct Layer: Sendable {
-        var inputNorm: Int
-        /// [(heads + 2·kvHeads)·headDim, dim]: q, k and v stacked.
+        /// [(heads + 2·kvHeads)·headDim, dim]: q, k and v stacked (the input norm's weight folded in).
         var qkv: SharedMatrix
         /// [dim, heads·headDim]
         var o: SharedMatrix
-        var postAttentionNorm: Int
-        /// [2·ffn, dim]: gate and up stacked.
+        /// [2·ffn, dim]: gate and up stacked (the post-attention norm's weight folded in).
         var gateUp: SharedMatrix
         /// [dim, ffn]
         var down: SharedMatrix
@@ -79,8 +87,7 @@ struct SharedModelLayout: Sendable {
     /// [vocab, dim], used as X · E.
     let embedding: SharedMatrix
     let layers: [Layer]
-    let finalNorm: Int
-    /// [vocab, dim]
+    /// [vocab, dim] (the final norm's weight folded in)
     let lmHead: SharedMatrix
     /// Elements of all shared tensors.
     let parameters: Int
@@ -90,18 +97,15 @@ struct SharedModelLayout: Sendable {
         let (q, kv) = (c.numAttentionHeads * c.headDim, c.numKeyValueHeads * c.headDim)
         embedding = SharedMatrix(parts: [.init(tensor: 0, rows: v)], columns: d)
         layers = (0..<c.numHiddenLayers).map { l in
-            let b = 1 + 9 * l
-            return Layer(inputNorm: b,
-                         qkv: SharedMatrix(parts: [.init(tensor: b + 1, rows: q), .init(tensor: b + 2, rows: kv), .init(tensor: b + 3, rows: kv)], columns: d),
-                         o: SharedMatrix(parts: [.init(tensor: b + 4, rows: d)], columns: q),
-                         postAttentionNorm: b + 5,
-                         gateUp: SharedMatrix(parts: [.init(tensor: b + 6, rows: f), .init(tensor: b + 7, rows: f)], columns: d),
-                         down: SharedMatrix(parts: [.init(tensor: b + 8, rows: d)], columns: f))
+            let b = 1 + 7 * l
+            return Layer(qkv: SharedMatrix(parts: [.init(tensor: b, rows: q), .init(tensor: b + 1, rows: kv), .init(tensor: b + 2, rows: kv)], columns: d),
+                         o: SharedMatrix(parts: [.init(tensor: b + 3, rows: d)], columns: q),
+                         gateUp: SharedMatrix(parts: [.init(tensor: b + 4, rows: f), .init(tensor: b + 5, rows: f)], columns: d),
+                         down: SharedMatrix(parts: [.init(tensor: b + 6, rows: d)], columns: f))
         }
-        finalNorm = 1 + 9 * c.numHiddenLayers
-        lmHead = SharedMatrix(parts: [.init(tensor: finalNorm + 1, rows: v)], columns: d)
-        parameters = embedding.count + lmHead.count + d
-            + layers.reduce(0) { $0 + 2 * d + $1.qkv.count + $1.o.count + $1.gateUp.count + $1.down.count }
+        lmHead = SharedMatrix(parts: [.init(tensor: 1 + 7 * c.numHiddenLayers, rows: v)], columns: d)
+        parameters = embedding.count + lmHead.count
+            + layers.reduce(0) { $0 + $1.qkv.count + $1.o.count + $1.gateUp.count + $1.down.count }
     }
 }
 
@@ -117,8 +121,6 @@ protocol TransformerIO: AnyObject {
     /// (fused with the product on shares: each party applies the map to its additive share).
     func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?,
                        then map: PublicLinearMap?) -> Backend.Value
-    /// A whole small tensor of the owner's (norm weights).
-    func vector(tensor: Int, count: Int) -> Backend.Value
     /// The client's next input, `count` elements.
     func clientInput(count: Int) -> Backend.Value
     /// Opens x to the client (and to nobody else).
@@ -143,7 +145,6 @@ final class PartyIO: TransformerIO, @unchecked Sendable {
         party.matmul(x, weights: w, layout: layout, storage: storage, m: m, truncatingBy: bits, then: map.map { map in { map.apply($0) } })
     }
 
-    func vector(tensor: Int, count: Int) -> ArithmeticShares { storage.shares(tensor: tensor, count: count) }
     func clientInput(count: Int) -> ArithmeticShares { party.input(from: .client, count: count) }
     func openToClient(_ x: ArithmeticShares) { party.revealToClient(x) }
 }
@@ -207,13 +208,6 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
         return bits.map { backend.truncate(z, bits: $0) } ?? z
     }
 
-    func vector(tensor: Int, count: Int) -> [UInt64] {
-        [UInt64](unsafeUninitializedCapacity: count) { out, initialized in
-            encode(tensor: tensor, rows: 0..<1, columns: count, into: out.baseAddress!)
-            initialized = count
-        }
-    }
-
     func clientInput(count: Int) -> [UInt64] {
         let input = inputs.removeFirst()
         precondition(input.count == count, "cleartext transformer: input of \(input.count) elements, \(count) expected")
@@ -233,9 +227,6 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
     let config: LlamaConfiguration
     let siluMethod: NonLinear.SiLUMethod
     let model: SharedModelLayout
-    /// The norm weights (small: fetched once by `loadNorms`).
-    var inputNorms: [Value] = [], postAttentionNorms: [Value] = []
-    var finalNorm: Value?
     /// Per layer, keys and values of every processed position: [position × kvHeads·headDim].
     var cacheKeys: [Value]
     var cacheValues: [Value]
@@ -254,14 +245,6 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         rope = RotaryTables(headDim: config.headDim, theta: config.ropeTheta)
         cacheKeys = Array(repeating: io.backend.constant([]), count: config.numHiddenLayers)
         cacheValues = cacheKeys
-    }
-
-    /// Reads the norm weights once.
-    func loadNorms() {
-        let dim = config.hiddenSize
-        inputNorms = model.layers.map { io.vector(tensor: $0.inputNorm, count: dim) }
-        postAttentionNorms = model.layers.map { io.vector(tensor: $0.postAttentionNorm, count: dim) }
-        finalNorm = io.vector(tensor: model.finalNorm, count: dim)
     }
 
     /// What the client learns from one forward pass.
@@ -288,7 +271,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         }
         for (l, w) in model.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
-            let h = NonLinear.rmsNorm(b, x, weight: inputNorms[l], dim: dim, eps: c.rmsNormEps)
+            let h = NonLinear.rmsNorm(b, x, dim: dim, eps: c.rmsNormEps)
             // RoPE (and the attention scale) rotate the untruncated q and k: one truncation for both.
             let qkv = b.scope("qkv_proj") {
                 io.weightProduct(h, w.qkv, layout: .outputRows, m: t, truncatingBy: f + PassLayout.ropeBits, then: layout.rope)
@@ -300,7 +283,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
             x = b.add(x, o)
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
-            let h2 = NonLinear.rmsNorm(b, x, weight: postAttentionNorms[l], dim: dim, eps: c.rmsNormEps)
+            let h2 = NonLinear.rmsNorm(b, x, dim: dim, eps: c.rmsNormEps)
             let gateUp = b.scope("gate_up_proj") { io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
             let act = b.scope("silu_mul") {
                 b.mulFixed(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
@@ -312,7 +295,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         length += t
         // final norm → logits, for the last position only
         let last = b.gather(x, Array(((t - 1) * dim)..<(t * dim)))
-        let normed = NonLinear.rmsNorm(b, last, weight: finalNorm!, dim: dim, eps: c.rmsNormEps)
+        let normed = NonLinear.rmsNorm(b, last, dim: dim, eps: c.rmsNormEps)
         var logits = b.scope("logits") { io.weightProduct(normed, model.lmHead, layout: .outputRows, m: 1, truncatingBy: f, then: nil) }
         if options.revealLogits { b.scope("output") { io.openToClient(logits) } }
         let n = options.choosable

@@ -70,15 +70,3 @@ extension Party {
         }
     }
 }
-
-extension WeightShareStorage {
-    /// Both components of a whole small tensor (norm weights, at most `WeightSharing.maxBlockElements`)
-    /// as replicated shares.
-    public func shares(tensor: Int, count: Int) -> ArithmeticShares {
-        var components: [[UInt64]] = [[], []]
-        forEachComponent(TensorBlock(tensor: tensor, rowLength: count, rows: 0..<1, columns: 0..<count)) { c, values in
-            components[c] = Array(UnsafeBufferPointer(start: values, count: count))
-        }
-        return ArithmeticShares(first: components[0], second: components[1])
-    }
-}

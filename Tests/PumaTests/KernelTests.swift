@@ -154,6 +154,30 @@ struct KernelTests {
         }
     }
 
+    @Test("scaled encoding (a norm weight folded into a matrix): round(x · w · 2^18) exactly, every F16 and BF16 value, both paths")
+    func scaledEncoding() {
+        let fp = FixedPoint.standard
+        var random = TestRandom(seed: 15)
+        let halves = (0...UInt16.max).map { $0 }
+        // Norm weights are Floats of any size; times 2^f they stay exact in double.
+        let weights: [Float] = halves.map { _ in random.float(scale: 2) * Float(UInt64(1) << (random.next() % 4)) }
+        let scales = weights.map { Double($0) * 262_144 }
+        let a = halves.map { _ in random.next() }, b = halves.map { _ in random.next() }
+        onEveryPath { level in
+            for (dtype, widen) in [(PUMA_F16, { (h: UInt16) in Float(Float16(bitPattern: h)) }), (PUMA_BF16, { (h: UInt16) in Float(bitPattern: UInt32(h) << 16) })] {
+                var out = [UInt64](repeating: 0, count: halves.count)
+                puma_encode_fixed_scaled_minus(halves, dtype, halves.count, scales, a, b, &out)
+                let expected = halves.indices.map { fp.encode(Double(widen(halves[$0])) * Double(weights[$0])) &- a[$0] &- b[$0] }
+                let wrong = halves.indices.filter { out[$0] != expected[$0] }
+                #expect(wrong.isEmpty, "level \(level) dtype \(dtype): \(wrong.count) wrong")
+            }
+            let floats = halves.map { _ in random.float(scale: 1) * Float(UInt64(1) << (random.next() % 20)) }
+            var out = [UInt64](repeating: 0, count: floats.count)
+            puma_encode_fixed_scaled_minus(floats, PUMA_F32, floats.count, scales, nil, nil, &out)
+            #expect(out == floats.indices.map { fp.encode(Double(floats[$0]) * Double(weights[$0])) }, "level \(level) F32")
+        }
+    }
+
     @Test("synthetic weights: F16 normal samples with the requested deviation, reproducible per offset")
     func syntheticWeights() {
         let prg = AESCounterPRG(seed: 5, stream: 6)

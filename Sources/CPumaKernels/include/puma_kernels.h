@@ -73,6 +73,11 @@ void puma_encode_fixed(const void *src, puma_dtype dtype, size_t count, int frac
 void puma_encode_fixed_minus(const void *src, puma_dtype dtype, size_t count, int fractional_bits, const uint64_t *a,
                              const uint64_t *b, uint64_t *out);
 
+/// out = round(src[i]·scale[i]) − a − b element-wise (a, b may be NULL): per-element scales, e.g. a
+/// Float32 weight times 2^f (at most 29 significant bits, so the product is exact in double).
+void puma_encode_fixed_scaled_minus(const void *src, puma_dtype dtype, size_t count, const double *scale, const uint64_t *a,
+                                    const uint64_t *b, uint64_t *out);
+
 /// Asks for `bytes` at `p` to be brought into cache (L2) ahead of use; no effect on results.
 void puma_prefetch(const void *p, size_t bytes);
 
