@@ -90,12 +90,16 @@ public enum NonLinear {
     /// 1/√x: x = u·2^k with u ∈ [0.25, 0.5) from the highest set bit (as in Lu et al., PPMLP'20), then
     /// 1/√u by a degree-6 polynomial in t = 8u − 3 ∈ [−1, 1) (Chebyshev fit, error 1.9e−6, all
     /// coefficients below 2 so that fixed-point rounding is not amplified), times 2^(−k/2) taken from
-    /// the same one-hot bits (a public constant per bit position at f + 16 fractional bits). The
-    /// normalisation x·2^(P−1−j) of a highest bit j < P = f + 26 stays below 2^P.
+    /// the same one-hot bits. The factor and each coefficient are folded into public tables per bit
+    /// position, G_i = c_i·2^(−k/2) at f + 16 fractional bits, and Σ G_i·t^i is evaluated in three
+    /// product levels (t², G1·t, G3·t, G5·t; t⁴, G2·t², G3·t³, G6·t²; (G4 + G5·t + G6·t²)·t⁴ plus the
+    /// rest, one fused truncation), so no separate truncation of the polynomial or product with the
+    /// factor follows. The normalisation x·2^(P−1−j) of a highest bit j < P = f + 26 stays below 2^P.
     /// Domain 2^−f ≤ x < 2^26 (`rsqrtDomainBits`; 0 beyond); relative error ≤ 1.0e−5 over [2^−8, 2^26)
     /// with f + 12 output bits (measured), plus the output's quantisation with fewer.
     /// The result carries `outputBits` fractional bits (default f): more keep small results precise.
-    /// Cost: 27 rounds, 648 words per element (most of them in the bit-length tests, on few rows).
+    /// Cost: 18 rounds (10 of them the bit length), about 640 words per element (most of them in the
+    /// bit-length tests, on few rows).
     public static func rsqrt<B: FixedPointBackend>(_ b: B, _ x: B.Value, outputBits: Int? = nil) -> B.Value {
         b.scope("rsqrt") {
             let f = b.fixedPoint.fractionalBits
@@ -107,12 +111,24 @@ public enum NonLinear {
             let u = b.mul(x, factor, truncatingBy: positions + 1 - f)  // x·2^(f−2−j): u ∈ [0.25, 0.5)
             let t = b.addPublicFixed(b.mulPublic(u, 8), -3)
             let extra = 16
-            let compensation = b.combine(onehot, (0..<positions).map { j -> UInt64 in
-                let k = Double(j + 2 - f)
-                return UInt64((Foundation.pow(2, -k / 2) * Foundation.pow(2, Double(f + extra))).rounded())
-            }, n: n)
-            let r = polynomial(b, t, inverseRootCoefficients)
-            return b.mul(r, compensation, truncatingBy: f + extra - ((outputBits ?? f) - f))
+            let g = inverseRootCoefficients.map { c in
+                b.combine(onehot, (0..<positions).map { j -> UInt64 in
+                    let k = Double(j + 2 - f)
+                    return UInt64(bitPattern: Int64((c * Foundation.pow(2, -k / 2) * Foundation.pow(2, Double(f + extra))).rounded()))
+                }, n: n)
+            }
+            func part(_ v: B.Value, _ i: Int) -> B.Value { b.part(v, i, of: n) }
+            // Level 1: t², G1·t, G3·t, G5·t (the G's at f + 16 bits, t at f: truncated by f).
+            let first = b.mul(b.concatenate([t, g[1], g[3], g[5]]), b.concatenate([t, t, t, t]), truncatingBy: f)
+            let t2 = part(first, 0)
+            // Level 2: t⁴, G2·t², G3·t³, G6·t².
+            let second = b.mul(b.concatenate([t2, g[2], part(first, 2), g[6]]), b.concatenate([t2, t2, t2, t2]), truncatingBy: f)
+            // Level 3: (G4 + G5·t + G6·t²)·t⁴ + (G0 + G1·t + G2·t² + G3·t³)·2^f, one fused truncation.
+            let high = b.add(b.add(g[4], part(first, 3)), part(second, 3))
+            let low = b.add(b.add(g[0], part(first, 1)), b.add(part(second, 1), part(second, 2)))
+            let scale = b.constant([UInt64](repeating: UInt64(1) << UInt64(f), count: n))
+            return b.sumOfProducts(b.concatenate([high, low]), b.concatenate([part(second, 0), scale]), parts: 2,
+                                   truncatingBy: f + extra - ((outputBits ?? f) - f))
         }
     }
 
