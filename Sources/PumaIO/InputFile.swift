@@ -32,8 +32,8 @@ public enum InputFile {
         return size
     }
 
-    /// The bytes of a small regular file (JSON), at most `limit`.
-    static func read(_ url: URL, limit: Int = jsonLimit) throws -> Data {
+    /// The bytes of a small regular file (JSON, an evaluation's prompts or text), at most `limit`.
+    public static func read(_ url: URL, limit: Int = jsonLimit) throws -> Data {
         try check(url, limit: limit)
         do { return try Data(contentsOf: url) } catch {
             throw PumaIOError.unreadableFile(url.path, reason: error.localizedDescription)

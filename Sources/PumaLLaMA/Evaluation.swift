@@ -1,0 +1,120 @@
+import Foundation
+
+/// A language model as an evaluation sees it: fed tokens at consecutive positions, it returns the
+/// logits of the last position. For a secure model these are opened to the evaluator — an
+/// evaluation setting, not a private run.
+public protocol LogitModel {
+    mutating func logits(feeding tokens: [Int32]) throws -> [Float]
+}
+
+extension PlainPredictor: LogitModel {
+    public mutating func logits(feeding tokens: [Int32]) throws -> [Float] {
+        _ = try feed(tokens)
+        return lastLogits
+    }
+}
+
+extension SecurePredictor: LogitModel {
+    /// Needs `revealLogits`.
+    public func logits(feeding tokens: [Int32]) throws -> [Float] {
+        precondition(revealLogits, "evaluating a secure model needs its logits opened")
+        _ = try feed(tokens)
+        return lastLogits ?? []
+    }
+}
+
+/// Offline evaluation of a candidate model (secure inference) against a reference (plaintext):
+/// teacher-forced agreement and logit error on prompts, and perplexity on text.
+public enum Evaluation {
+    /// One prompt's comparison over `newTokens` teacher-forced steps.
+    public struct PromptResult: Sendable, Equatable {
+        /// The reference's greedy continuation.
+        public var referenceTokens: [Int32]
+        /// The candidate's argmax at each step, fed the reference's tokens.
+        public var candidateTokens: [Int32]
+        /// Per step: max |candidate logit − reference logit| over the vocabulary.
+        public var maxLogitErrors: [Double]
+        /// Per step: mean |candidate logit − reference logit| over the vocabulary.
+        public var meanLogitErrors: [Double]
+
+        /// The first step whose argmax differs: where a free-running candidate (with the same
+        /// randomness) would leave the reference's continuation. Nil when identical.
+        public var firstDivergence: Int? { referenceTokens.indices.first { referenceTokens[$0] != candidateTokens[$0] } }
+        public var identical: Bool { firstDivergence == nil }
+        /// Fraction of steps whose argmax agrees (1 when there are none).
+        public var agreement: Double {
+            referenceTokens.isEmpty ? 1 : Double(zip(referenceTokens, candidateTokens).filter { $0 == $1 }.count) / Double(referenceTokens.count)
+        }
+        public var maxLogitError: Double { maxLogitErrors.max() ?? 0 }
+        public var meanLogitError: Double { meanLogitErrors.isEmpty ? 0 : meanLogitErrors.reduce(0, +) / Double(meanLogitErrors.count) }
+    }
+
+    /// Feeds `prompt` (BOS included) to both models, then, `newTokens` times (fewer if the context
+    /// of `maxPositions` fills), compares the two models' logits and argmaxes over the first
+    /// `choosable` ids and feeds both the reference's argmax (teacher forcing).
+    public static func compare<R: LogitModel, C: LogitModel>(prompt: [Int32], newTokens: Int, maxPositions: Int, choosable: Int,
+                                                            reference: inout R, candidate: inout C) throws -> PromptResult {
+        var result = PromptResult(referenceTokens: [], candidateTokens: [], maxLogitErrors: [], meanLogitErrors: [])
+        var input = prompt
+        var fed = prompt.count
+        for step in 0..<newTokens {
+            let r = try reference.logits(feeding: input)
+            let c = try candidate.logits(feeding: input)
+            precondition(r.count == c.count && r.count >= choosable, "logits of different sizes")
+            let differences = zip(r, c).map { Double(abs($0 - $1)) }
+            result.maxLogitErrors.append(differences.max() ?? 0)
+            result.meanLogitErrors.append(differences.reduce(0, +) / Double(max(1, differences.count)))
+            let token = argmax(r, below: choosable)
+            result.referenceTokens.append(token)
+            result.candidateTokens.append(argmax(c, below: choosable))
+            if step == newTokens - 1 || fed == maxPositions { break }
+            input = [token]
+            fed += 1
+        }
+        return result
+    }
+
+    /// The first index of the largest of `logits[0..<n]` (greedy decoding's choice).
+    public static func argmax(_ logits: [Float], below n: Int) -> Int32 {
+        var best = 0
+        for i in 1..<n where logits[i] > logits[best] { best = i }
+        return Int32(best)
+    }
+
+    /// Windows for perplexity (the usual convention): the text's tokens (no BOS) cut into pieces of
+    /// `window − 1`, each prefixed with BOS, at most `maxWindows` of them; a shorter last piece counts.
+    public static func windows(tokens: [Int32], bos: Int32, window: Int, maxWindows: Int?) -> [[Int32]] {
+        precondition(window >= 2, "a window holds BOS and at least one scored token")
+        var out: [[Int32]] = []
+        var start = 0
+        while start < tokens.count && out.count < (maxWindows ?? Int.max) {
+            let end = min(tokens.count, start + window - 1)
+            out.append([bos] + tokens[start..<end])
+            start = end
+        }
+        return out
+    }
+
+    /// Negative log-likelihood, summed, and the number of scored tokens: every token after a
+    /// window's BOS is scored by the log-probability (log-softmax over the whole vocabulary, in
+    /// Double) that `makeModel()` — a fresh model per window — gives it after its prefix.
+    public static func negativeLogLikelihood<M: LogitModel>(windows: [[Int32]], makeModel: () throws -> M) throws -> (sum: Double, tokens: Int) {
+        var sum = 0.0, count = 0
+        for window in windows {
+            var model = try makeModel()
+            for i in 1..<window.count {
+                let logits = try model.logits(feeding: [window[i - 1]])
+                sum -= logSoftmax(logits, at: Int(window[i]))
+                count += 1
+            }
+        }
+        return (sum, count)
+    }
+
+    /// log softmax(logits)[index], in Double.
+    public static func logSoftmax(_ logits: [Float], at index: Int) -> Double {
+        let top = Double(logits.max() ?? 0)
+        let total = logits.reduce(0.0) { $0 + Foundation.exp(Double($1) - top) }
+        return Double(logits[index]) - top - Foundation.log(total)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import PumaIO
+import PumaLLaMA
+import PumaNN
+
+/// `puma eval`: secure inference against plaintext over a suite of prompts (teacher-forced
+/// agreement, logit error, cost per token) and over a text (perplexity). An evaluation setting:
+/// the secure logits are opened to the evaluator.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate secure inference against plaintext: agreement and logit error on prompts, perplexity on a text.",
+        discussion: """
+        An evaluation setting, not a private run: the secure logits are opened to the evaluator. \
+        Prompts: JSON lines {"prompt": "..."}; each is continued greedily by plaintext for --new-tokens \
+        steps, both models fed those tokens (teacher forcing). Text: cut into windows of --window tokens \
+        that start with BOS; every token after BOS is scored. A Markdown summary goes to stdout.
+        """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(parsing: .unconditional, help: "JSON lines, one {\"prompt\": \"...\"} per line.")
+    var prompts: String?
+
+    @Option(parsing: .unconditional, help: "A UTF-8 text whose perplexity to measure.")
+    var text: String?
+
+    @Option(name: .customLong("new-tokens"), parsing: .unconditional, help: "Teacher-forced steps per prompt.")
+    var newTokens = 32
+
+    @Option(parsing: .unconditional, help: "Perplexity window in tokens, BOS included (at most the model's context).")
+    var window = 128
+
+    @Option(name: .customLong("max-windows"), parsing: .unconditional, help: "Score at most this many windows of the text.")
+    var maxWindows: Int?
+
+    @Option(parsing: .unconditional, help: "Seed of the parties' randomness (reproducible runs).")
+    var seed: UInt64 = 1
+
+    @Option(parsing: .unconditional, help: "SiLU approximation in secure mode: \(NonLinear.SiLUMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var silu: NonLinear.SiLUMethod = .symmetric
+
+    @Option(parsing: .unconditional, help: "Write the report as JSON to this file.")
+    var json: String?
+
+    /// Largest prompts or text file read.
+    static let fileLimit = 64 << 20
+
+    func validate() throws {
+        if prompts == nil && text == nil { throw ValidationError("give --prompts FILE, --text FILE or both") }
+        if let json { try OutputFile.checkWritable(json, option: "--json") }
+        guard newTokens >= 1 else { throw ValidationError("--new-tokens must be ≥ 1, got \(newTokens)") }
+        guard window >= 2 else { throw ValidationError("--window must be ≥ 2 (BOS and a scored token), got \(window)") }
+        if let maxWindows, maxWindows < 1 { throw ValidationError("--max-windows must be ≥ 1, got \(maxWindows)") }
+    }
+
+    func run() throws {
+        let model = try LlamaModel(directory: modelOptions.directory)
+        let config = model.configuration
+        guard window <= config.maxPositionEmbeddings else {
+            throw ValidationErrorMessage("--window \(window) exceeds the model's context of \(config.maxPositionEmbeddings) positions")
+        }
+        let generator = Generator(maxPositions: config.maxPositionEmbeddings, vocabularySize: config.vocabSize,
+                                  eosId: config.eosTokenId.map(Int32.init) ?? model.tokenizer.eosId)
+        func plain() -> PlainPredictor {
+            PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights), sampler: Sampler(method: .greedy, seed: 0),
+                           choosable: model.choosableTokens)
+        }
+        func secure() -> SecurePredictor {
+            SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu, temperature: 0,
+                            revealLogits: true, choosable: model.choosableTokens)
+        }
+        var report = EvaluationReport(model: modelOptions.directory.path, newTokens: newTokens)
+
+        if let prompts {
+            for (line, prompt) in try Self.readPrompts(prompts).enumerated() {
+                let ids = try model.tokenizer.encode(prompt, addBOS: true)
+                do { try generator.validate(prompt: ids) } catch { throw ValidationErrorMessage("prompt on line \(line + 1): \(error)") }
+                var reference = plain()
+                var candidate = secure()
+                let result = try Evaluation.compare(prompt: ids, newTokens: newTokens, maxPositions: config.maxPositionEmbeddings,
+                                                    choosable: model.choosableTokens, reference: &reference, candidate: &candidate)
+                report.add(prompt: prompt, result: result, costs: candidate.passes,
+                           continuation: try model.tokenizer.decode(result.referenceTokens))
+            }
+        }
+        if let text {
+            guard let body = String(data: try InputFile.read(URL(fileURLWithPath: text), limit: Self.fileLimit), encoding: .utf8) else {
+                throw ValidationErrorMessage("--text \(text) is not UTF-8 text")
+            }
+            let bos = model.tokenizer.bosId >= 0 ? model.tokenizer.bosId : Int32(config.bosTokenId ?? 1)
+            let windows = Evaluation.windows(tokens: try model.tokenizer.encode(body), bos: bos, window: window, maxWindows: maxWindows)
+            guard !windows.isEmpty else { throw ValidationErrorMessage("--text \(text) has no tokens to score") }
+            let plainNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: plain)
+            let secureNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: secure)
+            report.perplexity = .init(plain: exp(plainNLL.sum / Double(plainNLL.tokens)), secure: exp(secureNLL.sum / Double(secureNLL.tokens)),
+                                      plainLoss: plainNLL.sum / Double(plainNLL.tokens), secureLoss: secureNLL.sum / Double(secureNLL.tokens),
+                                      tokens: plainNLL.tokens, windows: windows.count, window: window)
+        }
+        try Console.out(report.markdown())
+        if let json { try OutputFile.writeJSON(report, to: json) }
+    }
+
+    /// The prompts of a JSON-lines file (blank lines skipped).
+    static func readPrompts(_ path: String) throws -> [String] {
+        let data = try InputFile.read(URL(fileURLWithPath: path), limit: fileLimit)
+        guard let body = String(data: data, encoding: .utf8) else { throw ValidationErrorMessage("--prompts \(path) is not UTF-8 text") }
+        var prompts: [String] = []
+        for (n, line) in body.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let prompt = object["prompt"] as? String else {
+                throw ValidationErrorMessage("--prompts \(path), line \(n + 1): expected a JSON object with a string \"prompt\"")
+            }
+            prompts.append(prompt)
+        }
+        guard !prompts.isEmpty else { throw ValidationErrorMessage("--prompts \(path) holds no prompt") }
+        return prompts
+    }
+}

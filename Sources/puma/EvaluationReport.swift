@@ -1,0 +1,123 @@
+import Foundation
+import PumaLLaMA
+
+/// The report of `puma eval`: per prompt and summed, plus perplexity. Encoded as snake_case JSON
+/// (`first_divergence` is null when the continuations are identical) and rendered as Markdown.
+struct EvaluationReport: Encodable {
+    struct Prompt: Encodable {
+        var prompt: String
+        /// The plaintext's greedy continuation (decoded).
+        var continuation: String
+        var identical: Bool
+        /// Index of the first new token whose secure argmax differs, or null.
+        var firstDivergence: Int?
+        /// Teacher-forced top-1 agreement over the steps.
+        var agreement: Double
+        var steps: Int
+        var maxLogitError: Double
+        var meanLogitError: Double
+        var perStepMaxLogitError: [Double]
+        /// Secure cost per token: the mean over the passes after the prompt's.
+        var bytesPerToken: Double
+        var roundsPerToken: Double
+        var secondsPerToken: Double
+        var promptPassBytes: Int
+        var promptPassRounds: Int
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(prompt, forKey: .prompt)
+            try c.encode(continuation, forKey: .continuation)
+            try c.encode(identical, forKey: .identical)
+            try c.encode(firstDivergence, forKey: .firstDivergence)  // null when identical
+            try c.encode(agreement, forKey: .agreement)
+            try c.encode(steps, forKey: .steps)
+            try c.encode(maxLogitError, forKey: .maxLogitError)
+            try c.encode(meanLogitError, forKey: .meanLogitError)
+            try c.encode(perStepMaxLogitError, forKey: .perStepMaxLogitError)
+            try c.encode(bytesPerToken, forKey: .bytesPerToken)
+            try c.encode(roundsPerToken, forKey: .roundsPerToken)
+            try c.encode(secondsPerToken, forKey: .secondsPerToken)
+            try c.encode(promptPassBytes, forKey: .promptPassBytes)
+            try c.encode(promptPassRounds, forKey: .promptPassRounds)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case prompt, continuation, identical, firstDivergence, agreement, steps, maxLogitError, meanLogitError
+            case perStepMaxLogitError, bytesPerToken, roundsPerToken, secondsPerToken, promptPassBytes, promptPassRounds
+        }
+    }
+
+    struct Summary: Encodable {
+        var identical = 0
+        var total = 0
+        /// Agreement over all steps of all prompts.
+        var agreement = 1.0
+        var maxLogitError = 0.0
+        var meanLogitError = 0.0
+    }
+
+    struct Perplexity: Encodable {
+        var plain: Double
+        var secure: Double
+        /// Mean negative log-likelihood per scored token, in nats.
+        var plainLoss: Double
+        var secureLoss: Double
+        var tokens: Int
+        var windows: Int
+        var window: Int
+    }
+
+    var model: String
+    var newTokens: Int
+    /// Always true: the secure logits were opened to the evaluator.
+    var logitsOpenedToEvaluator = true
+    var prompts: [Prompt] = []
+    var summary = Summary()
+    var perplexity: Perplexity?
+
+    init(model: String, newTokens: Int) {
+        self.model = model
+        self.newTokens = newTokens
+    }
+
+    mutating func add(prompt: String, result: Evaluation.PromptResult, costs: [PassCost], continuation: String) {
+        let later = costs.dropFirst()
+        func mean(_ f: (PassCost) -> Double) -> Double { later.isEmpty ? 0 : later.map(f).reduce(0, +) / Double(later.count) }
+        prompts.append(Prompt(prompt: prompt, continuation: continuation, identical: result.identical, firstDivergence: result.firstDivergence,
+                              agreement: result.agreement, steps: result.referenceTokens.count, maxLogitError: result.maxLogitError,
+                              meanLogitError: result.meanLogitError, perStepMaxLogitError: result.maxLogitErrors,
+                              bytesPerToken: mean { Double($0.bytesSent) }, roundsPerToken: mean { Double($0.rounds) },
+                              secondsPerToken: mean(\.wallSeconds), promptPassBytes: costs.first?.bytesSent ?? 0,
+                              promptPassRounds: costs.first?.rounds ?? 0))
+        let steps = prompts.reduce(0) { $0 + $1.steps }
+        summary = Summary(identical: prompts.filter(\.identical).count, total: prompts.count,
+                          agreement: steps == 0 ? 1 : prompts.reduce(0.0) { $0 + $1.agreement * Double($1.steps) } / Double(steps),
+                          maxLogitError: prompts.map(\.maxLogitError).max() ?? 0,
+                          meanLogitError: steps == 0 ? 0 : prompts.reduce(0.0) { $0 + $1.meanLogitError * Double($1.steps) } / Double(steps))
+    }
+
+    func markdown() -> String {
+        var out = "# puma eval: \(model)\n\nSecure inference against plaintext (secure logits opened to the evaluator).\n"
+        if !prompts.isEmpty {
+            out += "\n| # | prompt | identical | first divergence | agreement | max \\|Δ logit\\| | mean \\|Δ logit\\| | MB / token | rounds / token | s / token |\n"
+            out += "|---|---|---|---|---|---|---|---|---|---|\n"
+            for (i, p) in prompts.enumerated() {
+                let shown = p.prompt.count > 40 ? String(p.prompt.prefix(37)) + "…" : p.prompt
+                let escaped = shown.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+                out += "| \(i + 1) | \(escaped.isEmpty ? "(empty)" : escaped) | \(p.identical ? "yes" : "no") | "
+                    + "\(p.firstDivergence.map(String.init) ?? "—") | " + String(format: "%.1f %%", 100 * p.agreement) + " | "
+                    + String(format: "%.4f | %.5f | %.2f | %.0f | %.3f |", p.maxLogitError, p.meanLogitError, p.bytesPerToken / 1e6,
+                             p.roundsPerToken, p.secondsPerToken) + "\n"
+            }
+            out += "\n**\(summary.identical)/\(summary.total) identical continuations** of \(newTokens) tokens; teacher-forced agreement "
+                + String(format: "%.2f %%; max |Δ logit| %.4f, mean %.5f.\n", 100 * summary.agreement, summary.maxLogitError, summary.meanLogitError)
+        }
+        if let p = perplexity {
+            out += "\nPerplexity over \(p.tokens) tokens in \(p.windows) windows of ≤ \(p.window) (BOS first): "
+                + String(format: "plain **%.4f** (%.4f nats/token), secure **%.4f** (%.4f nats/token), secure/plain %+.3f %%.\n",
+                         p.plain, p.plainLoss, p.secure, p.secureLoss, 100 * (p.secure / p.plain - 1))
+        }
+        return out
+    }
+}
