@@ -1,0 +1,158 @@
+import Foundation
+import PumaIO
+import PumaLLaMA
+import Testing
+
+@Suite("puma eval: agreement, logit error and perplexity against known answers")
+struct EvaluationTests {
+    static let model = try! LlamaModel(directory: Fixtures.embeddedModel)
+
+    static func plain() -> PlainPredictor {
+        PlainPredictor(transformer: PlainTransformer(config: model.configuration, weights: model.weights), sampler: Sampler(method: .greedy, seed: 0))
+    }
+
+    /// The plaintext model with one deliberate error: at step `step` after the prompt, the runner-up
+    /// logit is raised just above the best (a backend that goes wrong once).
+    struct Perturbed: LogitModel {
+        var inner: PlainPredictor
+        let step: Int
+        var fed = 0
+        mutating func logits(feeding tokens: [Int32]) throws -> [Float] {
+            var logits = try inner.logits(feeding: tokens)
+            if fed == step {
+                let order = logits.indices.sorted { logits[$0] > logits[$1] }
+                logits[order[1]] = logits[order[0]] + 0.5
+            }
+            fed += 1
+            return logits
+        }
+    }
+
+    @Test("plain against plain: identical, 100 % agreement, zero logit error")
+    func plainAgainstPlain() throws {
+        let c = Self.model.configuration
+        let prompt = try Self.model.tokenizer.encode("And the LORD said unto Moses,", addBOS: true)
+        var reference = Self.plain(), candidate = Self.plain()
+        let r = try Evaluation.compare(prompt: prompt, newTokens: 20, maxPositions: c.maxPositionEmbeddings, choosable: c.vocabSize,
+                                       reference: &reference, candidate: &candidate)
+        #expect(r.identical && r.firstDivergence == nil && r.agreement == 1 && r.maxLogitError == 0 && r.meanLogitError == 0)
+        #expect(r.referenceTokens.count == 20)
+        // The reference's continuation is greedy plaintext decoding (the golden continuation).
+        let golden = (try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))["greedy"] as! [[String: Any]])[1]
+        let ids = (golden["ids"] as! [Int]).map(Int32.init)
+        #expect(Array(ids[prompt.count..<(prompt.count + 20)]) == r.referenceTokens)
+    }
+
+    @Test("a backend that errs once: the divergence is reported where it happened, agreement counts it once")
+    func perturbed() throws {
+        let c = Self.model.configuration
+        let prompt = try Self.model.tokenizer.encode("In the beginning", addBOS: true)
+        var reference = Self.plain()
+        var candidate = Perturbed(inner: Self.plain(), step: 5)
+        let r = try Evaluation.compare(prompt: prompt, newTokens: 16, maxPositions: c.maxPositionEmbeddings, choosable: c.vocabSize,
+                                       reference: &reference, candidate: &candidate)
+        #expect(!r.identical && r.firstDivergence == 5)
+        #expect(r.agreement == 15.0 / 16)
+        #expect(r.maxLogitErrors.enumerated().allSatisfy { $0.offset == 5 ? $0.element > 0 : $0.element == 0 })
+    }
+
+    @Test("the context bounds the steps")
+    func contextLimit() throws {
+        let prompt = try Self.model.tokenizer.encode("In the beginning", addBOS: true)
+        var reference = Self.plain(), candidate = Self.plain()
+        let r = try Evaluation.compare(prompt: prompt, newTokens: 50, maxPositions: prompt.count + 3, choosable: Self.model.configuration.vocabSize,
+                                       reference: &reference, candidate: &candidate)
+        #expect(r.referenceTokens.count == 4)  // fed prompt, +1, +2, +3 = the context; one prediction each
+    }
+
+    @Test("perplexity windows and scores equal an independent full-prefix computation")
+    func perplexity() throws {
+        let tokens = try Self.model.tokenizer.encode("Blessed are the meek: for they shall inherit the earth. Blessed are they which do hunger.")
+        let windows = Evaluation.windows(tokens: tokens, bos: 1, window: 9, maxWindows: nil)
+        #expect(windows.allSatisfy { $0.first == 1 && $0.count <= 9 } && windows.flatMap { $0.dropFirst() } == tokens)
+        #expect(Evaluation.windows(tokens: tokens, bos: 1, window: 9, maxWindows: 2).count == 2)
+        let nll = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: Self.plain)
+        #expect(nll.tokens == tokens.count)
+        // Reference: each scored token from a fresh forward over its whole prefix (no KV cache),
+        // log-softmax in Double.
+        let transformer = PlainTransformer(config: Self.model.configuration, weights: Self.model.weights)
+        var expected = 0.0
+        for window in windows {
+            for i in 1..<window.count {
+                var cache = transformer.makeCache()
+                let logits = transformer.forward(tokens: Array(window[0..<i]), cache: &cache).map(Double.init)
+                let top = logits.max()!
+                expected -= logits[Int(window[i])] - top - Foundation.log(logits.reduce(0) { $0 + Foundation.exp($1 - top) })
+            }
+        }
+        #expect(abs(nll.sum - expected) < 1e-3 * expected, "\(nll.sum) vs \(expected)")
+    }
+}
+
+@Suite("puma eval from the command line")
+struct EvalCommandTests {
+    @Test("prompts and text: the JSON report's fields, null first_divergence, Markdown on stdout")
+    func report() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let prompts = dir.appendingPathComponent("prompts.jsonl"), text = dir.appendingPathComponent("text.txt")
+        try "{\"prompt\": \"In the beginning\"}\n\n{\"prompt\": \"Blessed are the\", \"id\": 7}\n".write(to: prompts, atomically: true, encoding: .utf8)
+        try "And God said, Let there be light: and there was light.".write(to: text, atomically: true, encoding: .utf8)
+        let json = dir.appendingPathComponent("eval.json")
+        let run = try PumaProcess(["eval", "--prompts", prompts.path, "--text", text.path, "--new-tokens", "6", "--window", "8",
+                                   "--json", json.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("2/2 identical continuations") && run.stdout.contains("Perplexity over"))
+        let report = try Fixtures.json(json)
+        let items = report["prompts"] as! [[String: Any]]
+        #expect(items.map { $0["prompt"] as! String } == ["In the beginning", "Blessed are the"])
+        for item in items {
+            #expect(item["identical"] as? Bool == true && item["first_divergence"] is NSNull)
+            #expect(item["agreement"] as? Double == 1 && (item["max_logit_error"] as! Double) < 0.05)
+            #expect((item["bytes_per_token"] as! Double) > 0 && (item["steps"] as! Int) == 6)
+        }
+        let summary = report["summary"] as! [String: Any]
+        #expect(summary["identical"] as? Int == 2 && summary["total"] as? Int == 2 && summary["agreement"] as? Double == 1)
+        let perplexity = report["perplexity"] as! [String: Any]
+        let (plain, secure) = (perplexity["plain"] as! Double, perplexity["secure"] as! Double)
+        #expect(plain > 1 && abs(secure / plain - 1) < 0.005, "plain \(plain), secure \(secure)")
+        #expect((perplexity["windows"] as! Int) >= 2 && (perplexity["tokens"] as! Int) > 8)
+    }
+
+    @Test("bad input: one clear line and a non-zero exit")
+    func badInput() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let broken = dir.appendingPathComponent("broken.jsonl"), empty = dir.appendingPathComponent("empty.jsonl")
+        try "{\"prompt\": \"ok\"}\n{\"text\": 3}\n".write(to: broken, atomically: true, encoding: .utf8)
+        try "\n\n".write(to: empty, atomically: true, encoding: .utf8)
+        for (arguments, expected) in [
+            (["eval"], "--prompts FILE, --text FILE"),
+            (["eval", "--prompts", dir.appendingPathComponent("missing.jsonl").path], "missing.jsonl"),
+            (["eval", "--prompts", broken.path], "line 2"),
+            (["eval", "--prompts", empty.path], "holds no prompt"),
+            (["eval", "--text", broken.path, "--window", "1"], "--window"),
+            (["eval", "--text", broken.path, "--window", "5000"], "context"),
+            (["eval", "--prompts", broken.path, "--new-tokens", "0"], "--new-tokens"),
+        ] {
+            let run = try PumaProcess(arguments)
+            #expect(run.status != 0 && run.stderr.contains(expected) && run.stdout.isEmpty, "\(arguments): \(run.stderr)")
+            #expect(run.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "\(arguments): \(run.stderr)")
+        }
+    }
+
+    @Test("stories260K, the 6 golden prompts: 6/6 identical, agreement ≥ 99.9 %", .enabled(if: Fixtures.hasSharedModels, Comment(rawValue: Fixtures.sharedModelsMissing)))
+    func stories() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let golden = try Fixtures.json(Fixtures.stories.appendingPathComponent("golden-prompts.json"))["prompts"] as! [String]
+        let prompts = dir.appendingPathComponent("prompts.jsonl"), json = dir.appendingPathComponent("eval.json")
+        let lines = try golden.map { String(decoding: try JSONSerialization.data(withJSONObject: ["prompt": $0]), as: UTF8.self) }
+        try lines.joined(separator: "\n").write(to: prompts, atomically: true, encoding: .utf8)
+        let run = try PumaProcess(["eval", "--model", Fixtures.stories.path, "--prompts", prompts.path, "--json", json.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try Fixtures.json(json)["summary"] as! [String: Any]
+        #expect(summary["identical"] as? Int == 6 && summary["total"] as? Int == 6)
+        #expect((summary["agreement"] as! Double) >= 0.999 && (summary["max_logit_error"] as! Double) <= 0.05)
+    }
+}
