@@ -5,10 +5,26 @@ import Foundation
 /// evaluation setting, not a private run.
 public protocol LogitModel {
     mutating func logits(feeding tokens: [Int32]) throws -> [Float]
+    /// The logits after each of `tokens` (row r predicts the token after tokens[r]).
+    mutating func positionLogits(feeding tokens: [Int32]) throws -> [[Float]]
+}
+
+extension LogitModel {
+    /// One token at a time.
+    public mutating func positionLogits(feeding tokens: [Int32]) throws -> [[Float]] {
+        try tokens.map { try logits(feeding: [$0]) }
+    }
 }
 
 extension PlainPredictor: LogitModel {
     public mutating func logits(feeding tokens: [Int32]) throws -> [Float] {
+        _ = try feed(tokens)
+        return lastLogits
+    }
+}
+
+extension CleartextPredictor: LogitModel {
+    public func logits(feeding tokens: [Int32]) throws -> [Float] {
         _ = try feed(tokens)
         return lastLogits
     }
@@ -20,6 +36,15 @@ extension SecurePredictor: LogitModel {
         precondition(revealLogits, "evaluating a secure model needs its logits opened")
         _ = try feed(tokens)
         return lastLogits ?? []
+    }
+
+    /// One secure pass over all of `tokens`, every position's logits opened.
+    public func positionLogits(feeding tokens: [Int32]) throws -> [[Float]] {
+        precondition(revealLogits, "evaluating a secure model needs its logits opened")
+        opensAllPositions = true
+        defer { opensAllPositions = false }
+        _ = try feed(tokens)
+        return positionLogits
     }
 }
 
@@ -52,8 +77,8 @@ public enum Evaluation {
     /// Feeds `prompt` (BOS included) to both models, then, `newTokens` times (fewer if the context
     /// of `maxPositions` fills), compares the two models' logits and argmaxes over the first
     /// `choosable` ids and feeds both the reference's argmax (teacher forcing).
-    public static func compare<R: LogitModel, C: LogitModel>(prompt: [Int32], newTokens: Int, maxPositions: Int, choosable: Int,
-                                                            reference: inout R, candidate: inout C) throws -> PromptResult {
+    public static func compare(prompt: [Int32], newTokens: Int, maxPositions: Int, choosable: Int,
+                               reference: inout any LogitModel, candidate: inout any LogitModel) throws -> PromptResult {
         var result = PromptResult(referenceTokens: [], candidateTokens: [], maxLogitErrors: [], meanLogitErrors: [])
         var input = prompt
         var fed = prompt.count
@@ -95,16 +120,17 @@ public enum Evaluation {
         return out
     }
 
-    /// Negative log-likelihood, summed, and the number of scored tokens: every token after a
-    /// window's BOS is scored by the log-probability (log-softmax over the whole vocabulary, in
-    /// Double) that `makeModel()` — a fresh model per window — gives it after its prefix.
-    public static func negativeLogLikelihood<M: LogitModel>(windows: [[Int32]], makeModel: () throws -> M) throws -> (sum: Double, tokens: Int) {
+    /// Negative log-likelihood, summed, and the number of scored tokens: every token of a window
+    /// after its first (BOS) is scored by the log-probability (log-softmax over the whole
+    /// vocabulary, in Double) that `makeModel()` — a fresh model per window, fed the window but its
+    /// last token in one pass — gives it after its prefix.
+    public static func negativeLogLikelihood(windows: [[Int32]], makeModel: () throws -> any LogitModel) throws -> (sum: Double, tokens: Int) {
         var sum = 0.0, count = 0
-        for window in windows {
+        for window in windows where window.count > 1 {
             var model = try makeModel()
-            for i in 1..<window.count {
-                let logits = try model.logits(feeding: [window[i - 1]])
-                sum -= logSoftmax(logits, at: Int(window[i]))
+            let rows = try model.positionLogits(feeding: Array(window.dropLast()))
+            for (i, logits) in rows.enumerated() {
+                sum -= logSoftmax(logits, at: Int(window[i + 1]))
                 count += 1
             }
         }

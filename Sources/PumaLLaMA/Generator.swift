@@ -28,6 +28,14 @@ public struct PlainPredictor: NextTokenPredictor {
         lastLogits = transformer.forward(tokens: tokens, cache: &cache)
         return sampler.sample(choosable == lastLogits.count ? lastLogits : Array(lastLogits.prefix(choosable)))
     }
+
+    /// Appends `tokens` and returns the logits after each of them (evaluation), in one pass.
+    public mutating func positionLogits(feeding tokens: [Int32]) -> [[Float]] {
+        let all = transformer.forward(tokens: tokens, cache: &cache, allPositions: true)
+        let vocab = transformer.config.vocabSize
+        lastLogits = Array(all.suffix(vocab))
+        return (0..<tokens.count).map { Array(all[($0 * vocab)..<(($0 + 1) * vocab)]) }
+    }
 }
 
 /// Why generation ended.

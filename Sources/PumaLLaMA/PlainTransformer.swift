@@ -36,6 +36,12 @@ public struct PlainTransformer: Sendable {
     /// Processes `tokens` at the next positions of `cache` in one pass (each weight tile is read
     /// once for all of them) and returns the logits for the position after the last one.
     public func forward(tokens: [Int32], cache: inout KVCache) -> [Float] {
+        forward(tokens: tokens, cache: &cache, allPositions: false)
+    }
+
+    /// As `forward(tokens:cache:)`, with the logits after every one of `tokens` ([t × vocab],
+    /// row r predicting the token after tokens[r]) when `allPositions` (evaluation).
+    public func forward(tokens: [Int32], cache: inout KVCache, allPositions: Bool) -> [Float] {
         let c = config
         let (dim, heads, kvHeads, headDim) = (c.hiddenSize, c.numAttentionHeads, c.numKeyValueHeads, c.headDim)
         let (t, start) = (tokens.count, cache.length)
@@ -78,9 +84,10 @@ public struct PlainTransformer: Sendable {
             for i in x.indices { x[i] += down[i] }
         }
         cache.length += t
-        // final norm → logits, for the last position
-        let final = FloatKernels.rmsNorm(Array(x[((t - 1) * dim)...]), weight: weights.finalNorm, eps: eps)
-        return FloatKernels.matmul(final, m: 1, weights.lmHead)
+        // final norm → logits, for the last position (or all of them)
+        let rows = allPositions ? t : 1
+        let final = FloatKernels.rmsNorm(rows: Array(x[((t - rows) * dim)...]), weight: weights.finalNorm, eps: eps)
+        return FloatKernels.matmul(final, m: rows, weights.lmHead)
     }
 
     /// softmax(q·kᵀ/√d)·v per head over `length` cached positions; query head h reads kv head h / (heads/kvHeads).

@@ -44,6 +44,11 @@ public final class SecurePredictor: NextTokenPredictor {
     public private(set) var passes: [PassCost] = []
     /// The last position's logits, opened to the client only when `revealLogits` (compare mode).
     public private(set) var lastLogits: [Float]?
+    /// Evaluation: with `revealLogits`, each pass opens the logits after every token it is fed
+    /// (`positionLogits`), not only the last.
+    public var opensAllPositions = false
+    /// The logits after each token of the last pass, when `opensAllPositions`.
+    public private(set) var positionLogits: [[Float]] = []
 
     /// Secret-shares `weights` from the model owner to the three parties by seeds: each party's
     /// storage regenerates or re-derives its components tile by tile during every pass (see
@@ -126,7 +131,8 @@ public final class SecurePredictor: NextTokenPredictor {
         let start = DispatchTime.now().uptimeNanoseconds
         var received: [UInt64] = []
         var logits: [UInt64] = []
-        let options = FixedPointTransformer<PartyIO>.Options(temperature: temperature, revealLogits: revealLogits, choosable: choosable)
+        let options = FixedPointTransformer<PartyIO>.Options(temperature: temperature, revealLogits: revealLogits,
+                                                             allPositions: opensAllPositions, choosable: choosable)
         let count = tokens.count
         let parties = self.parties
         let reveal = revealLogits
@@ -148,7 +154,11 @@ public final class SecurePredictor: NextTokenPredictor {
         passes.append(PassCost(tokens: tokens.count, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                                bytesSent: after.total.bytesSent - before.total.bytesSent,
                                rounds: after.total.rounds - before.total.rounds, ops: ops, perParty: perParty))
-        if revealLogits { lastLogits = simulation.parties[0].fixedPoint.decode(logits).map(Float.init) }
+        if revealLogits {
+            let decoded = simulation.parties[0].fixedPoint.decode(logits).map(Float.init)
+            lastLogits = Array(decoded.suffix(vocab))
+            positionLogits = opensAllPositions ? (0..<(decoded.count / vocab)).map { Array(decoded[($0 * vocab)..<(($0 + 1) * vocab)]) } : []
+        }
         let token = Int32(truncatingIfNeeded: received[0])
         guard token >= 0, Int(token) < vocab else { throw GenerationError.invalidTokenId(token, vocabulary: vocab) }
         return token

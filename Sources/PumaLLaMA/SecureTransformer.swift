@@ -252,6 +252,8 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         var temperature: Double = 0
         /// Also open the last position's logits to the client (diagnostics: `--mode compare`).
         var revealLogits = false
+        /// With `revealLogits`, open every new position's logits, [count × vocab] (evaluation).
+        var allPositions = false
         /// The next token is chosen among ids below this.
         var choosable: Int
     }
@@ -293,11 +295,13 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
             progress?(l + 1)
         }
         length += t
-        // final norm → logits, for the last position only
-        let last = b.gather(x, Array(((t - 1) * dim)..<(t * dim)))
+        // final norm → logits, for the last position only (all of them when evaluating)
+        let rows = options.revealLogits && options.allPositions ? t : 1
+        let last = b.gather(x, Array(((t - rows) * dim)..<(t * dim)))
         let normed = NonLinear.rmsNorm(b, last, dim: dim, eps: c.rmsNormEps)
-        var logits = b.scope("logits") { io.weightProduct(normed, model.lmHead, layout: .outputRows, m: 1, truncatingBy: f, then: nil) }
+        var logits = b.scope("logits") { io.weightProduct(normed, model.lmHead, layout: .outputRows, m: rows, truncatingBy: f, then: nil) }
         if options.revealLogits { b.scope("output") { io.openToClient(logits) } }
+        if rows > 1 { logits = b.gather(logits, Array(((rows - 1) * vocab)..<(rows * vocab))) }
         let n = options.choosable
         if n < vocab { logits = b.gather(logits, Array(0..<n)) }
         // Gumbel-max sampling: the client's secret noise is added to logits / T.

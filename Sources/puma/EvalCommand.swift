@@ -36,6 +36,19 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("max-windows"), parsing: .unconditional, help: "Score at most this many windows of the text.")
     var maxWindows: Int?
 
+    /// What is evaluated against plaintext.
+    enum Candidate: String, ExpressibleByArgument, CaseIterable {
+        /// The three-party engine (its logits opened to the evaluator).
+        case secure
+        /// The engine's fixed-point arithmetic in the clear: approximation error without protocol error.
+        case cleartext
+        /// Plaintext itself: a check of the evaluation (zero error, full agreement).
+        case plain
+    }
+
+    @Option(parsing: .unconditional, help: "What to evaluate against plaintext: \(Candidate.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var candidate: Candidate = .secure
+
     @Option(parsing: .unconditional, help: "Seed of the parties' randomness (reproducible runs).")
     var seed: UInt64 = 1
 
@@ -68,22 +81,31 @@ struct EvalCommand: ParsableCommand {
             PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights), sampler: Sampler(method: .greedy, seed: 0),
                            choosable: model.choosableTokens)
         }
-        func secure() -> SecurePredictor {
-            SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu, temperature: 0,
-                            revealLogits: true, choosable: model.choosableTokens)
+        /// The candidate, and its cost per pass (secure only).
+        func makeCandidate() -> (model: any LogitModel, costs: () -> [PassCost]) {
+            switch candidate {
+            case .secure:
+                let secure = SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu, temperature: 0,
+                                             revealLogits: true, choosable: model.choosableTokens)
+                return (secure, { secure.passes })
+            case .cleartext:
+                return (CleartextPredictor(config: config, weights: model.weights, siluMethod: silu, choosable: model.choosableTokens), { [] })
+            case .plain:
+                return (plain(), { [] })
+            }
         }
-        var report = EvaluationReport(model: modelOptions.directory.path, newTokens: newTokens)
+        var report = EvaluationReport(model: modelOptions.directory.path, candidate: candidate.rawValue, newTokens: newTokens)
 
         if let prompts {
             for (line, prompt) in try Self.readPrompts(prompts).enumerated() {
                 let ids = try model.tokenizer.encode(prompt, addBOS: true)
                 do { try generator.validate(prompt: ids) } catch { throw ValidationErrorMessage("prompt on line \(line + 1): \(error)") }
-                var reference = plain()
-                var candidate = secure()
+                var reference: any LogitModel = plain()
+                let (made, costs) = makeCandidate()
+                var candidate = made
                 let result = try Evaluation.compare(prompt: ids, newTokens: newTokens, maxPositions: config.maxPositionEmbeddings,
                                                     choosable: model.choosableTokens, reference: &reference, candidate: &candidate)
-                report.add(prompt: prompt, result: result, costs: candidate.passes,
-                           continuation: try model.tokenizer.decode(result.referenceTokens))
+                report.add(prompt: prompt, result: result, costs: costs(), continuation: try model.tokenizer.decode(result.referenceTokens))
             }
         }
         if let text {
@@ -94,7 +116,7 @@ struct EvalCommand: ParsableCommand {
             let windows = Evaluation.windows(tokens: try model.tokenizer.encode(body), bos: bos, window: window, maxWindows: maxWindows)
             guard !windows.isEmpty else { throw ValidationErrorMessage("--text \(text) has no tokens to score") }
             let plainNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: plain)
-            let secureNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: secure)
+            let secureNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: { makeCandidate().model })
             report.perplexity = .init(plain: exp(plainNLL.sum / Double(plainNLL.tokens)), secure: exp(secureNLL.sum / Double(secureNLL.tokens)),
                                       plainLoss: plainNLL.sum / Double(plainNLL.tokens), secureLoss: secureNLL.sum / Double(secureNLL.tokens),
                                       tokens: plainNLL.tokens, windows: windows.count, window: window)

@@ -59,6 +59,7 @@ struct EvaluationReport: Encodable {
 
     struct Perplexity: Encodable {
         var plain: Double
+        /// The candidate's (secure by default).
         var secure: Double
         /// Mean negative log-likelihood per scored token, in nats.
         var plainLoss: Double
@@ -69,15 +70,16 @@ struct EvaluationReport: Encodable {
     }
 
     var model: String
+    /// What was compared with plaintext: secure (its logits opened to the evaluator), cleartext or plain.
+    var candidate: String
     var newTokens: Int
-    /// Always true: the secure logits were opened to the evaluator.
-    var logitsOpenedToEvaluator = true
     var prompts: [Prompt] = []
     var summary = Summary()
     var perplexity: Perplexity?
 
-    init(model: String, newTokens: Int) {
+    init(model: String, candidate: String, newTokens: Int) {
         self.model = model
+        self.candidate = candidate
         self.newTokens = newTokens
     }
 
@@ -98,7 +100,8 @@ struct EvaluationReport: Encodable {
     }
 
     func markdown() -> String {
-        var out = "# puma eval: \(model)\n\nSecure inference against plaintext (secure logits opened to the evaluator).\n"
+        var out = "# puma eval: \(model)\n\n" + (candidate == "secure" ? "Secure inference against plaintext (secure logits opened to the evaluator).\n"
+                                                                : "The \(candidate) model against plaintext.\n")
         if !prompts.isEmpty {
             out += "\n| # | prompt | identical | first divergence | agreement | max \\|Δ logit\\| | mean \\|Δ logit\\| | MB / token | rounds / token | s / token |\n"
             out += "|---|---|---|---|---|---|---|---|---|---|\n"
@@ -115,8 +118,8 @@ struct EvaluationReport: Encodable {
         }
         if let p = perplexity {
             out += "\nPerplexity over \(p.tokens) tokens in \(p.windows) windows of ≤ \(p.window) (BOS first): "
-                + String(format: "plain **%.4f** (%.4f nats/token), secure **%.4f** (%.4f nats/token), secure/plain %+.3f %%.\n",
-                         p.plain, p.plainLoss, p.secure, p.secureLoss, 100 * (p.secure / p.plain - 1))
+                + String(format: "plain **%.4f** (%.4f nats/token), %@ **%.4f** (%.4f nats/token), %@/plain %+.3f %%.\n",
+                         p.plain, p.plainLoss, candidate, p.secure, p.secureLoss, candidate, 100 * (p.secure / p.plain - 1))
         }
         return out
     }

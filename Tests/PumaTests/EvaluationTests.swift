@@ -28,38 +28,26 @@ struct EvaluationTests {
         }
     }
 
-    @Test("plain against plain: identical, 100 % agreement, zero logit error")
-    func plainAgainstPlain() throws {
-        let c = Self.model.configuration
-        let prompt = try Self.model.tokenizer.encode("And the LORD said unto Moses,", addBOS: true)
-        var reference = Self.plain(), candidate = Self.plain()
-        let r = try Evaluation.compare(prompt: prompt, newTokens: 20, maxPositions: c.maxPositionEmbeddings, choosable: c.vocabSize,
-                                       reference: &reference, candidate: &candidate)
-        #expect(r.identical && r.firstDivergence == nil && r.agreement == 1 && r.maxLogitError == 0 && r.meanLogitError == 0)
-        #expect(r.referenceTokens.count == 20)
-        // The reference's continuation is greedy plaintext decoding (the golden continuation).
-        let golden = (try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))["greedy"] as! [[String: Any]])[1]
-        let ids = (golden["ids"] as! [Int]).map(Int32.init)
-        #expect(Array(ids[prompt.count..<(prompt.count + 20)]) == r.referenceTokens)
-    }
-
     @Test("a backend that errs once: the divergence is reported where it happened, agreement counts it once")
     func perturbed() throws {
         let c = Self.model.configuration
         let prompt = try Self.model.tokenizer.encode("In the beginning", addBOS: true)
-        var reference = Self.plain()
-        var candidate = Perturbed(inner: Self.plain(), step: 5)
+        var reference: any LogitModel = Self.plain()
+        var candidate: any LogitModel = Perturbed(inner: Self.plain(), step: 5)
         let r = try Evaluation.compare(prompt: prompt, newTokens: 16, maxPositions: c.maxPositionEmbeddings, choosable: c.vocabSize,
                                        reference: &reference, candidate: &candidate)
         #expect(!r.identical && r.firstDivergence == 5)
+        // The reference's continuation is greedy plaintext decoding: the golden one.
+        let golden = (try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))["greedy"] as! [[String: Any]])[0]
+        #expect((golden["ids"] as! [Int]).map(Int32.init).dropFirst(prompt.count).prefix(16).elementsEqual(r.referenceTokens))
         #expect(r.agreement == 15.0 / 16)
-        #expect(r.maxLogitErrors.enumerated().allSatisfy { $0.offset == 5 ? $0.element > 0 : $0.element == 0 })
+        #expect(r.maxLogitErrors[5] >= 0.5)
     }
 
     @Test("the context bounds the steps")
     func contextLimit() throws {
         let prompt = try Self.model.tokenizer.encode("In the beginning", addBOS: true)
-        var reference = Self.plain(), candidate = Self.plain()
+        var reference: any LogitModel = Self.plain(), candidate: any LogitModel = Self.plain()
         let r = try Evaluation.compare(prompt: prompt, newTokens: 50, maxPositions: prompt.count + 3, choosable: Self.model.configuration.vocabSize,
                                        reference: &reference, candidate: &candidate)
         #expect(r.referenceTokens.count == 4)  // fed prompt, +1, +2, +3 = the context; one prediction each
@@ -117,6 +105,22 @@ struct EvalCommandTests {
         let (plain, secure) = (perplexity["plain"] as! Double, perplexity["secure"] as! Double)
         #expect(plain > 1 && abs(secure / plain - 1) < 0.005, "plain \(plain), secure \(secure)")
         #expect((perplexity["windows"] as! Int) >= 2 && (perplexity["tokens"] as! Int) > 8)
+    }
+
+    @Test("plain against plain (a separate process each): identical, 100 % agreement, zero logit error, same perplexity")
+    func plainAgainstPlain() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let prompts = dir.appendingPathComponent("prompts.jsonl"), text = dir.appendingPathComponent("text.txt"), json = dir.appendingPathComponent("eval.json")
+        try "{\"prompt\": \"The LORD is my shepherd;\"}\n".write(to: prompts, atomically: true, encoding: .utf8)
+        try "For God so loved the world, that he gave his only begotten Son.".write(to: text, atomically: true, encoding: .utf8)
+        let run = try PumaProcess(["eval", "--candidate", "plain", "--prompts", prompts.path, "--text", text.path, "--window", "6", "--json", json.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try Fixtures.json(json)
+        let summary = report["summary"] as! [String: Any], perplexity = report["perplexity"] as! [String: Any]
+        #expect(summary["identical"] as? Int == 1 && summary["agreement"] as? Double == 1)
+        #expect(summary["max_logit_error"] as? Double == 0 && summary["mean_logit_error"] as? Double == 0)
+        #expect(perplexity["plain"] as? Double == perplexity["secure"] as? Double && report["candidate"] as? String == "plain")
     }
 
     @Test("bad input: one clear line and a non-zero exit")
