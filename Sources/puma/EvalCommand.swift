@@ -27,6 +27,10 @@ struct EvalCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "A UTF-8 text whose perplexity to measure.")
     var text: String?
 
+    @Option(name: .customLong("token-windows"), parsing: .unconditional,
+            help: "Perplexity over given windows of token ids instead of a text: JSON {\"windows\": [[id, …], …]}; every token after a window's first is scored.")
+    var tokenWindows: String?
+
     @Option(name: .customLong("new-tokens"), parsing: .unconditional, help: "Teacher-forced steps per prompt.")
     var newTokens = 32
 
@@ -62,7 +66,8 @@ struct EvalCommand: ParsableCommand {
     static let fileLimit = 64 << 20
 
     func validate() throws {
-        if prompts == nil && text == nil { throw ValidationError("give --prompts FILE, --text FILE or both") }
+        if prompts == nil && text == nil && tokenWindows == nil { throw ValidationError("give --prompts FILE, --text FILE or --token-windows FILE") }
+        if text != nil && tokenWindows != nil { throw ValidationError("give --text or --token-windows, not both") }
         if let json { try OutputFile.checkWritable(json, option: "--json") }
         guard newTokens >= 1 else { throw ValidationError("--new-tokens must be ≥ 1, got \(newTokens)") }
         guard window >= 2 else { throw ValidationError("--window must be ≥ 2 (BOS and a scored token), got \(window)") }
@@ -108,21 +113,43 @@ struct EvalCommand: ParsableCommand {
                 report.add(prompt: prompt, result: result, costs: costs(), continuation: try model.tokenizer.decode(result.referenceTokens))
             }
         }
+        var windows: [[Int32]] = []
         if let text {
             guard let body = String(data: try InputFile.read(URL(fileURLWithPath: text), limit: Self.fileLimit), encoding: .utf8) else {
                 throw ValidationErrorMessage("--text \(text) is not UTF-8 text")
             }
             let bos = model.tokenizer.bosId >= 0 ? model.tokenizer.bosId : Int32(config.bosTokenId ?? 1)
-            let windows = Evaluation.windows(tokens: try model.tokenizer.encode(body), bos: bos, window: window, maxWindows: maxWindows)
+            windows = Evaluation.windows(tokens: try model.tokenizer.encode(body), bos: bos, window: window, maxWindows: maxWindows)
             guard !windows.isEmpty else { throw ValidationErrorMessage("--text \(text) has no tokens to score") }
+        }
+        if let tokenWindows {
+            windows = try Self.readWindows(tokenWindows, vocabulary: config.vocabSize, context: config.maxPositionEmbeddings)
+            if let maxWindows { windows = Array(windows.prefix(maxWindows)) }
+        }
+        if !windows.isEmpty {
             let plainNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: plain)
             let secureNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: { makeCandidate().model })
             report.perplexity = .init(plain: exp(plainNLL.sum / Double(plainNLL.tokens)), secure: exp(secureNLL.sum / Double(secureNLL.tokens)),
                                       plainLoss: plainNLL.sum / Double(plainNLL.tokens), secureLoss: secureNLL.sum / Double(secureNLL.tokens),
-                                      tokens: plainNLL.tokens, windows: windows.count, window: window)
+                                      tokens: plainNLL.tokens, windows: windows.count, window: windows.map(\.count).max() ?? 0)
         }
         try Console.out(report.markdown())
         if let json { try OutputFile.writeJSON(report, to: json) }
+    }
+
+    /// The windows of a `--token-windows` file, each checked against the vocabulary and the context.
+    static func readWindows(_ path: String, vocabulary: Int, context: Int) throws -> [[Int32]] {
+        let data = try InputFile.read(URL(fileURLWithPath: path), limit: fileLimit)
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let windows = object["windows"] as? [[Int]], !windows.isEmpty else {
+            throw ValidationErrorMessage("--token-windows \(path): expected a JSON object with \"windows\", a non-empty array of arrays of token ids")
+        }
+        for (i, w) in windows.enumerated() {
+            guard w.count >= 2, w.count <= context, w.allSatisfy({ (0..<vocabulary).contains($0) }) else {
+                throw ValidationErrorMessage("--token-windows \(path): window \(i) needs 2…\(context) ids below \(vocabulary)")
+            }
+        }
+        return windows.map { $0.map(Int32.init) }
     }
 
     /// The prompts of a JSON-lines file (blank lines skipped).

@@ -117,7 +117,7 @@ struct EvaluationReport: Encodable {
                 + String(format: "%.2f %%; max |Δ logit| %.4f, mean %.5f.\n", 100 * summary.agreement, summary.maxLogitError, summary.meanLogitError)
         }
         if let p = perplexity {
-            out += "\nPerplexity over \(p.tokens) tokens in \(p.windows) windows of ≤ \(p.window) (BOS first): "
+            out += "\nPerplexity over \(p.tokens) scored tokens in \(p.windows) windows of ≤ \(p.window) tokens (the first of each not scored): "
                 + String(format: "plain **%.4f** (%.4f nats/token), %@ **%.4f** (%.4f nats/token), %@/plain %+.3f %%.\n",
                          p.plain, p.plainLoss, candidate, p.secure, p.secureLoss, candidate, 100 * (p.secure / p.plain - 1))
         }
