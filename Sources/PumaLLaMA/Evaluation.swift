@@ -137,6 +137,39 @@ public enum Evaluation {
         return (sum, count)
     }
 
+    /// How far one intermediate value of one layer is from plaintext.
+    public struct TraceError: Sendable, Equatable {
+        public var layer: Int
+        public var step: TraceStep
+        public var maxError: Double
+        public var meanError: Double
+        /// Mean |plaintext value|: the scale the errors compare to.
+        public var meanMagnitude: Double
+    }
+
+    /// One pass over `prompt` in the clear and on shares, every layer's `TraceStep` values opened
+    /// (an evaluation setting): their max and mean absolute error per layer and step.
+    public static func trace(prompt: [Int32], plain: PlainTransformer, secure: SecurePredictor) throws -> [TraceError] {
+        var reference: [[[Float]]] = Array(repeating: [], count: plain.config.numHiddenLayers)
+        var cache = plain.makeCache()
+        _ = plain.forward(tokens: prompt, cache: &cache, allPositions: false) { layer, _, values in reference[layer].append(values) }
+        secure.opensLayerTrace = true
+        defer { secure.opensLayerTrace = false }
+        _ = try secure.feed(prompt)
+        var out: [TraceError] = []
+        for (layer, steps) in secure.layerTrace.enumerated() {
+            for (i, values) in steps.enumerated() {
+                let expected = reference[layer][i]
+                precondition(values.count == expected.count, "trace: \(TraceStep.allCases[i]) of layer \(layer) differs in size")
+                let errors = zip(values, expected).map { Double(abs($0 - $1)) }
+                out.append(TraceError(layer: layer, step: TraceStep.allCases[i], maxError: errors.max() ?? 0,
+                                      meanError: errors.reduce(0, +) / Double(max(1, errors.count)),
+                                      meanMagnitude: expected.reduce(0.0) { $0 + Double(abs($1)) } / Double(max(1, expected.count))))
+            }
+        }
+        return out
+    }
+
     /// log softmax(logits)[index], in Double.
     public static func logSoftmax(_ logits: [Float], at index: Int) -> Double {
         let top = Double(logits.max() ?? 0)

@@ -49,6 +49,10 @@ public final class SecurePredictor: NextTokenPredictor {
     public var opensAllPositions = false
     /// The logits after each token of the last pass, when `opensAllPositions`.
     public private(set) var positionLogits: [[Float]] = []
+    /// Evaluation: each pass opens every layer's `TraceStep` values to the client (`layerTrace`).
+    public var opensLayerTrace = false
+    /// The last pass's trace, [layer][step] in `TraceStep` order, when `opensLayerTrace`.
+    public private(set) var layerTrace: [[[Float]]] = []
 
     /// Secret-shares `weights` from the model owner to the three parties by seeds: each party's
     /// storage regenerates or re-derives its components tile by tile during every pass (see
@@ -132,12 +136,15 @@ public final class SecurePredictor: NextTokenPredictor {
         var received: [UInt64] = []
         var logits: [UInt64] = []
         let options = FixedPointTransformer<PartyIO>.Options(temperature: temperature, revealLogits: revealLogits,
-                                                             allPositions: opensAllPositions, choosable: choosable)
+                                                             allPositions: opensAllPositions, trace: opensLayerTrace, choosable: choosable)
+        let traced = opensLayerTrace ? config.numHiddenLayers * TraceStep.allCases.count : 0
+        var opened: [[UInt64]] = []
         let count = tokens.count
         let parties = self.parties
         let reveal = revealLogits
         _ = simulation.run(dealers: { s in
             s.client.share(onehot)
+            opened = (0..<traced).map { _ in s.client.receiveOutput() }
             if reveal { logits = s.client.receiveOutput() }
             if !noise.isEmpty { s.client.share(noise) }
             received = s.client.receiveOutput()
@@ -154,6 +161,10 @@ public final class SecurePredictor: NextTokenPredictor {
         passes.append(PassCost(tokens: tokens.count, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                                bytesSent: after.total.bytesSent - before.total.bytesSent,
                                rounds: after.total.rounds - before.total.rounds, ops: ops, perParty: perParty))
+        let steps = TraceStep.allCases.count
+        layerTrace = stride(from: 0, to: traced, by: steps).map { l in
+            (0..<steps).map { simulation.parties[0].fixedPoint.decode(opened[l + $0]).map(Float.init) }
+        }
         if revealLogits {
             let decoded = simulation.parties[0].fixedPoint.decode(logits).map(Float.init)
             lastLogits = Array(decoded.suffix(vocab))

@@ -254,6 +254,8 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         var revealLogits = false
         /// With `revealLogits`, open every new position's logits, [count × vocab] (evaluation).
         var allPositions = false
+        /// Open each layer's `TraceStep` values to the client, in order (evaluation: `puma eval --trace`).
+        var trace = false
         /// The next token is chosen among ids below this.
         var choosable: Int
     }
@@ -271,27 +273,33 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         var x = b.scope("embedding") {
             io.weightProduct(io.clientInput(count: t * vocab), model.embedding, layout: .inputRows, m: t, truncatingBy: nil, then: nil)
         }
+        func trace(_ v: Value) { if options.trace { b.scope("trace") { io.openToClient(v) } } }
         for (l, w) in model.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
             let h = NonLinear.rmsNorm(b, x, dim: dim, eps: c.rmsNormEps)
+            trace(h)
             // RoPE (and the attention scale) rotate the untruncated q and k: one truncation for both.
             let qkv = b.scope("qkv_proj") {
                 io.weightProduct(h, w.qkv, layout: .outputRows, m: t, truncatingBy: f + PassLayout.ropeBits, then: layout.rope)
             }
             b.append(&cacheKeys[l], b.gather(qkv, layout.kColumns))
             b.append(&cacheValues[l], b.gather(qkv, layout.vColumns))
-            let attention = attend(q: b.gather(qkv, layout.qColumns), keys: cacheKeys[l], values: cacheValues[l], layout)
+            let attention = attend(q: b.gather(qkv, layout.qColumns), keys: cacheKeys[l], values: cacheValues[l], layout, trace: trace)
             let o = b.scope("o_proj") { io.weightProduct(attention, w.o, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
             x = b.add(x, o)
+            trace(x)
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
             let h2 = NonLinear.rmsNorm(b, x, dim: dim, eps: c.rmsNormEps)
+            trace(h2)
             let gateUp = b.scope("gate_up_proj") { io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
             let act = b.scope("silu_mul") {
                 b.mulFixed(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
             }
+            trace(act)
             let down = b.scope("down_proj") { io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
             x = b.add(x, down)
+            trace(x)
             progress?(l + 1)
         }
         length += t
@@ -315,7 +323,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
     }
 
     /// softmax(q·kᵀ)·v per head over the cache, causal: new row r sees positions 0…start + r.
-    func attend(q: Value, keys: Value, values: Value, _ layout: PassLayout) -> Value {
+    func attend(q: Value, keys: Value, values: Value, _ layout: PassLayout, trace: (Value) -> Void = { _ in }) -> Value {
         let f = b.fixedPoint.fractionalBits
         let (heads, group, headDim) = (config.numAttentionHeads, config.numAttentionHeads / config.numKeyValueHeads, config.headDim)
         let (t, total) = (layout.count, layout.total)
@@ -329,6 +337,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         }
         // Causal mask: only the visible scores are exponentiated; masked places become public zeros.
         let probabilities = NonLinear.softmax(b, b.gather(scores, layout.visibleScores), lengths: layout.visibleLengths)
+        trace(probabilities)
         let full = b.gather(b.concatenate([probabilities, b.constant([0])]), layout.scatterProbabilities)
         return b.scope("attention_values") {
             let perHead = b.matmul((0..<heads).map { h in (b.part(full, h, of: t * total), vHeads[h / group]) },

@@ -59,6 +59,9 @@ struct EvalCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "SiLU approximation in secure mode: \(NonLinear.SiLUMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var silu: NonLinear.SiLUMethod = .symmetric
 
+    @Flag(help: "With --prompts: open every layer's intermediate values on each prompt's pass and report their error against plaintext (evaluation only).")
+    var trace = false
+
     @Option(parsing: .unconditional, help: "Write the report as JSON to this file.")
     var json: String?
 
@@ -68,6 +71,7 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         if prompts == nil && text == nil && tokenWindows == nil { throw ValidationError("give --prompts FILE, --text FILE or --token-windows FILE") }
         if text != nil && tokenWindows != nil { throw ValidationError("give --text or --token-windows, not both") }
+        if trace && (prompts == nil || candidate != .secure) { throw ValidationError("--trace needs --prompts and the secure candidate") }
         if let json { try OutputFile.checkWritable(json, option: "--json") }
         guard newTokens >= 1 else { throw ValidationError("--new-tokens must be ≥ 1, got \(newTokens)") }
         guard window >= 2 else { throw ValidationError("--window must be ≥ 2 (BOS and a scored token), got \(window)") }
@@ -111,6 +115,11 @@ struct EvalCommand: ParsableCommand {
                 let result = try Evaluation.compare(prompt: ids, newTokens: newTokens, maxPositions: config.maxPositionEmbeddings,
                                                     choosable: model.choosableTokens, reference: &reference, candidate: &candidate)
                 report.add(prompt: prompt, result: result, costs: costs(), continuation: try model.tokenizer.decode(result.referenceTokens))
+                if trace {
+                    let secure = SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu, temperature: 0,
+                                                 revealLogits: false, choosable: model.choosableTokens)
+                    report.add(trace: try Evaluation.trace(prompt: ids, plain: PlainTransformer(config: config, weights: model.weights), secure: secure))
+                }
             }
         }
         var windows: [[Int32]] = []

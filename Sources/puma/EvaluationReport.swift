@@ -69,6 +69,16 @@ struct EvaluationReport: Encodable {
         var window: Int
     }
 
+    /// Per layer and step, over the prompts' passes: the largest max error, the mean of the mean errors.
+    struct TraceRow: Encodable {
+        var layer: Int
+        var step: String
+        var maxError: Double
+        var meanError: Double
+        var meanMagnitude: Double
+        var passes: Int
+    }
+
     var model: String
     /// What was compared with plaintext: secure (its logits opened to the evaluator), cleartext or plain.
     var candidate: String
@@ -76,6 +86,7 @@ struct EvaluationReport: Encodable {
     var prompts: [Prompt] = []
     var summary = Summary()
     var perplexity: Perplexity?
+    var trace: [TraceRow]?
 
     init(model: String, candidate: String, newTokens: Int) {
         self.model = model
@@ -99,6 +110,18 @@ struct EvaluationReport: Encodable {
                           meanLogitError: steps == 0 ? 0 : prompts.reduce(0.0) { $0 + $1.meanLogitError * Double($1.steps) } / Double(steps))
     }
 
+    mutating func add(trace errors: [Evaluation.TraceError]) {
+        var rows = trace ?? errors.map { TraceRow(layer: $0.layer, step: $0.step.rawValue, maxError: 0, meanError: 0, meanMagnitude: 0, passes: 0) }
+        for (i, e) in errors.enumerated() {
+            let n = Double(rows[i].passes)
+            rows[i].maxError = max(rows[i].maxError, e.maxError)
+            rows[i].meanError = (rows[i].meanError * n + e.meanError) / (n + 1)
+            rows[i].meanMagnitude = (rows[i].meanMagnitude * n + e.meanMagnitude) / (n + 1)
+            rows[i].passes += 1
+        }
+        trace = rows
+    }
+
     func markdown() -> String {
         var out = "# puma eval: \(model)\n\n" + (candidate == "secure" ? "Secure inference against plaintext (secure logits opened to the evaluator).\n"
                                                                 : "The \(candidate) model against plaintext.\n")
@@ -115,6 +138,15 @@ struct EvaluationReport: Encodable {
             }
             out += "\n**\(summary.identical)/\(summary.total) identical continuations** of \(newTokens) tokens; teacher-forced agreement "
                 + String(format: "%.2f %%; max |Δ logit| %.4f, mean %.5f.\n", 100 * summary.agreement, summary.maxLogitError, summary.meanLogitError)
+        }
+        if let trace, let first = trace.first {
+            let steps = trace.filter { $0.layer == first.layer }.map(\.step)
+            out += "\nLayer trace (intermediate values opened to the evaluator), max |secure − plain| over \(first.passes) prompt passes"
+                + " (mean in parentheses):\n\n| layer | " + steps.joined(separator: " | ") + " |\n|---|" + steps.map { _ in "---|" }.joined() + "\n"
+            for layer in Set(trace.map(\.layer)).sorted() {
+                out += "| \(layer) | " + trace.filter { $0.layer == layer }.map { String(format: "%.2e (%.1e)", $0.maxError, $0.meanError) }
+                    .joined(separator: " | ") + " |\n"
+            }
         }
         if let p = perplexity {
             out += "\nPerplexity over \(p.tokens) scored tokens in \(p.windows) windows of ≤ \(p.window) tokens (the first of each not scored): "

@@ -53,6 +53,21 @@ struct EvaluationTests {
         #expect(r.referenceTokens.count == 4)  // fed prompt, +1, +2, +3 = the context; one prediction each
     }
 
+    @Test("layer trace: every layer's steps, of plaintext's sizes; errors small but present, and growing from the first layer to the last")
+    func trace() throws {
+        let c = Self.model.configuration
+        let prompt = try Self.model.tokenizer.encode("Blessed are the", addBOS: true)
+        let secure = SecurePredictor(config: c, weights: Self.model.weights, seed: 3)
+        let rows = try Evaluation.trace(prompt: prompt, plain: PlainTransformer(config: c, weights: Self.model.weights), secure: secure)
+        #expect(rows.map(\.step) == Array((0..<c.numHiddenLayers).map { _ in TraceStep.allCases }.joined()))
+        #expect(rows.map(\.layer) == (0..<c.numHiddenLayers).flatMap { Array(repeating: $0, count: TraceStep.allCases.count) })
+        #expect(rows.allSatisfy { $0.maxError > 0 && $0.maxError < 0.05 && $0.meanError <= $0.maxError && $0.meanMagnitude > 0 })
+        let hidden = rows.filter { $0.step == .hidden }
+        #expect(hidden.last!.meanError > hidden.first!.meanError)
+        // The trace costs openings only: the pass's next token is still chosen (and the predictor reusable).
+        #expect(secure.passes.count == 1 && !secure.opensLayerTrace)
+    }
+
     @Test("perplexity windows and scores equal an independent full-prefix computation")
     func perplexity() throws {
         let tokens = try Self.model.tokenizer.encode("Blessed are the meek: for they shall inherit the earth. Blessed are they which do hunger.")
@@ -88,7 +103,7 @@ struct EvalCommandTests {
         try "And God said, Let there be light: and there was light.".write(to: text, atomically: true, encoding: .utf8)
         let json = dir.appendingPathComponent("eval.json")
         let run = try PumaProcess(["eval", "--prompts", prompts.path, "--text", text.path, "--new-tokens", "6", "--window", "8",
-                                   "--json", json.path])
+                                   "--trace", "--json", json.path])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("2/2 identical continuations") && run.stdout.contains("Perplexity over"))
         let report = try Fixtures.json(json)
@@ -105,6 +120,9 @@ struct EvalCommandTests {
         let (plain, secure) = (perplexity["plain"] as! Double, perplexity["secure"] as! Double)
         #expect(plain > 1 && abs(secure / plain - 1) < 0.005, "plain \(plain), secure \(secure)")
         #expect((perplexity["windows"] as! Int) >= 2 && (perplexity["tokens"] as! Int) > 8)
+        let trace = report["trace"] as! [[String: Any]]
+        #expect(trace.count == 4 * 6 && trace.allSatisfy { ($0["passes"] as! Int) == 2 && ($0["max_error"] as! Double) < 0.05 })
+        #expect(run.stdout.contains("Layer trace"))
     }
 
     @Test("plain against plain (a separate process each): identical, 100 % agreement, zero logit error, same perplexity")
@@ -138,6 +156,8 @@ struct EvalCommandTests {
             (["eval", "--text", broken.path, "--window", "1"], "--window"),
             (["eval", "--text", broken.path, "--window", "5000"], "context"),
             (["eval", "--prompts", broken.path, "--new-tokens", "0"], "--new-tokens"),
+            (["eval", "--text", broken.path, "--trace"], "--trace"),
+            (["eval", "--token-windows", broken.path], "--token-windows"),
         ] {
             let run = try PumaProcess(arguments)
             #expect(run.status != 0 && run.stderr.contains(expected) && run.stdout.isEmpty, "\(arguments): \(run.stderr)")
