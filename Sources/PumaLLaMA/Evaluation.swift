@@ -124,9 +124,12 @@ public enum Evaluation {
     /// after its first (BOS) is scored by the log-probability (log-softmax over the whole
     /// vocabulary, in Double) that `makeModel()` — a fresh model per window, fed the window but its
     /// last token in one pass — gives it after its prefix.
-    public static func negativeLogLikelihood(windows: [[Int32]], makeModel: () throws -> any LogitModel) throws -> (sum: Double, tokens: Int) {
+    /// `progress` sees the number of windows done.
+    public static func negativeLogLikelihood(windows: [[Int32]], makeModel: () throws -> any LogitModel,
+                                             progress: (Int) -> Void = { _ in }) throws -> (sum: Double, tokens: Int) {
         var sum = 0.0, count = 0
-        for window in windows where window.count > 1 {
+        for (done, window) in windows.enumerated() where window.count > 1 {
+            defer { progress(done + 1) }
             var model = try makeModel()
             let rows = try model.positionLogits(feeding: Array(window.dropLast()))
             for (i, logits) in rows.enumerated() {

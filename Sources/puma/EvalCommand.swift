@@ -106,7 +106,11 @@ struct EvalCommand: ParsableCommand {
         var report = EvaluationReport(model: modelOptions.directory.path, candidate: candidate.rawValue, newTokens: newTokens)
 
         if let prompts {
-            for (line, prompt) in try Self.readPrompts(prompts).enumerated() {
+            let all = try Self.readPrompts(prompts)
+            let progress = TerminalProgress(label: "prompts")
+            defer { progress.finish() }
+            for (line, prompt) in all.enumerated() {
+                progress.step(line, of: all.count, "prompt")
                 let ids = try model.tokenizer.encode(prompt, addBOS: true)
                 do { try generator.validate(prompt: ids) } catch { throw ValidationErrorMessage("prompt on line \(line + 1): \(error)") }
                 var reference: any LogitModel = plain()
@@ -137,7 +141,11 @@ struct EvalCommand: ParsableCommand {
         }
         if !windows.isEmpty {
             let plainNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: plain)
-            let secureNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: { makeCandidate().model })
+            let progress = TerminalProgress(label: "\(candidate.rawValue) windows")
+            let secureNLL = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: { makeCandidate().model }) {
+                progress.update($0, of: windows.count)
+            }
+            progress.finish()
             report.perplexity = .init(plain: exp(plainNLL.sum / Double(plainNLL.tokens)), secure: exp(secureNLL.sum / Double(secureNLL.tokens)),
                                       plainLoss: plainNLL.sum / Double(plainNLL.tokens), secureLoss: secureNLL.sum / Double(secureNLL.tokens),
                                       tokens: plainNLL.tokens, windows: windows.count, window: windows.map(\.count).max() ?? 0)
