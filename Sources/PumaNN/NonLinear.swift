@@ -139,40 +139,6 @@ public enum NonLinear {
         0.005438271876677167, -0.001966616485014632, 0.0006187106252538154,
     ]
 
-    /// Σ c_k x^k: powers by doubling (x², then x³ and x⁴ together, then x⁵…x⁸: ⌈log2 degree⌉
-    /// product rounds, one truncation each) and a single truncation of the weighted sum.
-    /// Coefficients are encoded to 2^−f: keep |x| ≲ 1 and the coefficients moderate.
-    public static func polynomial<B: FixedPointBackend>(_ b: B, _ x: B.Value, _ coefficients: [Double]) -> B.Value {
-        polynomial(b, x, pieces: [coefficients])
-    }
-
-    /// Several polynomials of one degree at once: x is the concatenation of `pieces.count` equal
-    /// parts and part i is evaluated with `pieces[i]`; the powers share their rounds.
-    public static func polynomial<B: FixedPointBackend>(_ b: B, _ x: B.Value, pieces: [[Double]]) -> B.Value {
-        let m = b.count(x)
-        let part = m / pieces.count
-        precondition(part * pieces.count == m && Set(pieces.map(\.count)).count == 1, "polynomial pieces")
-        let p = powers(b, x, degree: pieces[0].count - 1)
-        let coefficients = (0..<pieces[0].count).map { k in (0..<m).map { pieces[$0 / part][k] } }
-        return b.truncate(weightedSum(b, p, coefficients), bits: b.fixedPoint.fractionalBits)
-    }
-
-    /// x, x², …, x^degree by doubling: x², then x³ and x⁴ together, then x⁵…x⁸ — ⌈log2 degree⌉
-    /// product rounds, one truncation each. Keep |x| ≲ 1.
-    static func powers<B: FixedPointBackend>(_ b: B, _ x: B.Value, degree: Int) -> [B.Value] {
-        let m = b.count(x)
-        var powers = [x]
-        while powers.count < degree {
-            let have = powers.count
-            let want = Swift.min(degree, 2 * have)
-            let lhs = (have..<want).map { powers[$0 - have] }
-            let rhs = (have..<want).map { _ in powers[have - 1] }
-            let products = b.mul(b.concatenate(lhs), b.concatenate(rhs), truncatingBy: b.fixedPoint.fractionalBits)
-            for i in 0..<lhs.count { powers.append(b.part(products, i, of: m)) }
-        }
-        return powers
-    }
-
     /// Σ c_k x^k at 2f + `extraBits` fractional bits, not truncated (local): `powers` are x … x^d,
     /// `coefficients[k]` the per-element coefficient of x^k, encoded to 2^−(f + extraBits) (extra
     /// bits keep small coefficients of powers of larger inputs precise).
