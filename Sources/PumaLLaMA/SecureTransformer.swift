@@ -204,7 +204,9 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
                 }
             }
         }
-        if let map { z = map.apply(z) }
+        if let map {  // through the backend, so the monitor checks its products and sums
+            z = backend.add(backend.mulPublic(z, map.factor), backend.mulPublic(backend.gather(z, map.partner), map.partnerFactor))
+        }
         return bits.map { backend.truncate(z, bits: $0) } ?? z
     }
 
