@@ -10,13 +10,108 @@ extension Party {
         scope("max") { reduce(x, indices: nil, rows: rows, cols: cols).values }
     }
 
-    /// Row maxima at most ⌈log2 cols⌉·2^(32−k) below the true ones, by the same tree with
-    /// `msbCoarse(·, k)` comparisons (7 rounds and half the comparison words per level): at each level
-    /// a pair closer than 2^(32−k) may keep the smaller element. For softmax, which is shift-invariant.
-    /// Differences must stay below 2^(63−k) − 2^(32−k).
-    /// Cost per level with p pairs: 10 rounds, `msbCoarse` of p plus 6p elements.
+    /// Row maxima at most ⌈log2 cols⌉·2^(32−k) below the true ones, for softmax (shift-invariant).
+    /// While rows are wider than `tournamentWidth`, the same tree with `msbCoarse(·, k)` comparisons
+    /// (7 rounds and half the comparison words per level; a pair closer than 2^(32−k) may keep the
+    /// smaller element); from there on, exact 4-way tournaments (`tournamentLevel`): 13 rounds for a
+    /// quarter of the width instead of 20 for two halvings, on few elements. Differences must stay
+    /// below 2^(63−k) − 2^(32−k). Cost: `Primitive.maxCoarse`.
     public func maxCoarse(_ x: ArithmeticShares, rows: Int, cols: Int, scaleBits k: Int) -> ArithmeticShares {
-        scope("max") { reduce(x, indices: nil, rows: rows, cols: cols, coarseScaleBits: k).values }
+        scope("max") {
+            var values = x, width = cols
+            if width > Self.tournamentWidth {
+                // Halve until the rows fit the tournaments.
+                var levels = 0, w = width
+                while w > Self.tournamentWidth { w = w / 2 + w % 2; levels += 1 }
+                values = reduce(values, indices: nil, rows: rows, cols: width, coarseScaleBits: k, levels: levels).values
+                width = w
+            }
+            while width > 2 {
+                values = tournamentLevel(values, rows: rows, width: width)
+                width = (width + 3) / 4
+            }
+            return width == 2 ? reduce(values, indices: nil, rows: rows, cols: 2, coarseScaleBits: k).values : values
+        }
+    }
+
+    /// Rows at most this wide are reduced by 4-way tournaments in `maxCoarse`.
+    static let tournamentWidth = 16
+
+    /// One level of 4-way tournaments: each row's columns in groups of 4 (the last may hold 1–3);
+    /// every pair of a group compared exactly ([x_i < x_j], one batched `msb`); element i wins when it
+    /// is ≥ every later and > every earlier member (exactly one winner: exact comparisons are
+    /// transitive, ties go to the lowest index), its bits ANDed in 2 rounds (padded with public
+    /// ones), converted by one B2A, and Σ winner·x per group reshared as one word per group.
+    /// Cost: 13 rounds; `msb` of the pairs, 9 words per grouped element and 3 per group.
+    func tournamentLevel(_ x: ArithmeticShares, rows: Int, width: Int) -> ArithmeticShares {
+        scope("tournament") {
+            // Groups (row, first column, size) and, per grouped element, the comparisons it must win.
+            var groups: [(start: Int, size: Int)] = []
+            for r in 0..<rows {
+                for c in stride(from: 0, to: width, by: 4) { groups.append((r * width + c, Swift.min(4, width - c))) }
+            }
+            var left: [Int] = [], right: [Int] = []
+            var wins: [[(pair: Int, negate: Bool)]] = []  // per element of groups of size ≥ 2
+            var elements: [Int] = []
+            for g in groups where g.size >= 2 {
+                var pairIndex = [[Int]](repeating: [Int](repeating: -1, count: g.size), count: g.size)
+                for i in 0..<g.size {
+                    for j in (i + 1)..<g.size {
+                        pairIndex[i][j] = left.count
+                        left.append(g.start + i)
+                        right.append(g.start + j)
+                    }
+                }
+                for i in 0..<g.size {
+                    elements.append(g.start + i)
+                    // i beats a later j when ¬[x_i < x_j]; an earlier j when [x_j < x_i].
+                    wins.append((0..<g.size).filter { $0 != i }.map { j in j > i ? (pairIndex[i][j], true) : (pairIndex[j][i], false) })
+                }
+            }
+            let less = msb(sub(x.gather(left), x.gather(right)))  // [x_left < x_right]
+            // Three bits per element (padded with public ones), ANDed in two rounds.
+            var columns: [BooleanShares] = []
+            for k in 0..<3 {
+                var picked: [Int] = [], negate: [UInt64] = [], ones: [UInt64] = []
+                for w in wins {
+                    if k < w.count {
+                        picked.append(w[k].pair)
+                        negate.append(w[k].negate ? 1 : 0)
+                        ones.append(0)
+                    } else {
+                        picked.append(0)
+                        negate.append(0)
+                        ones.append(1)
+                    }
+                }
+                // Padding lanes: the bit times 0, xor 1 (a public one).
+                let bits = xor(andPublicMask(less.gather(picked), keep: ones.map { 1 - $0 }), publicBits(Words.xor(negate, ones)))
+                columns.append(bits)
+            }
+            let winner = and(and(columns[0], columns[1]), columns[2])
+            let w = b2a(winner)
+            // Σ winner·x per group: cross terms summed per group before the reshare.
+            let xs = x.gather(elements)
+            let terms = Words.crossTerms(w.first, w.second, xs.first, xs.second)
+            var local: [UInt64] = []
+            var e = 0
+            var outputs: [Int] = []  // per group: index into local, or −1 for a lone element
+            for g in groups {
+                if g.size == 1 { outputs.append(-1); continue }
+                outputs.append(local.count)
+                local.append(terms[e..<(e + g.size)].reduce(0, &+))
+                e += g.size
+            }
+            let sums = reshare(local)
+            var parts: [ArithmeticShares] = []
+            for (g, o) in zip(groups, outputs) { parts.append(o < 0 ? x.gather([g.start]) : sums.slice(o..<(o + 1))) }
+            return ArithmeticShares.concatenate(parts)
+        }
+    }
+
+    /// Bits kept where `keep` is 1, zeroed elsewhere (a public mask: local).
+    private func andPublicMask(_ x: BooleanShares, keep: [UInt64]) -> BooleanShares {
+        BooleanShares(first: Words.and(x.first, keep), second: Words.and(x.second, keep))
     }
 
     /// Row maxima and the (secret) index of the first maximal column of each row, carrying
@@ -30,11 +125,13 @@ extension Party {
         }
     }
 
-    private func reduce(_ x: ArithmeticShares, indices: ArithmeticShares?, rows: Int, cols: Int, coarseScaleBits: Int? = nil)
-        -> (values: ArithmeticShares, indices: ArithmeticShares?) {
+    /// Pairwise levels (all of them, or the first `levels`).
+    private func reduce(_ x: ArithmeticShares, indices: ArithmeticShares?, rows: Int, cols: Int, coarseScaleBits: Int? = nil,
+                        levels: Int = .max) -> (values: ArithmeticShares, indices: ArithmeticShares?) {
         precondition(x.count == rows * cols && cols > 0, "max: \(x.count) elements for \(rows)×\(cols)")
-        var values = x, index = indices, width = cols
-        while width > 1 {
+        var values = x, index = indices, width = cols, level = 0
+        while width > 1 && level < levels {
+            level += 1
             let pairs = width / 2
             var left: [Int] = [], right: [Int] = []
             for r in 0..<rows {

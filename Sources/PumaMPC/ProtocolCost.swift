@@ -68,14 +68,35 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .equal: return Self.msbCost(2 * n) + DeclaredCost(rounds: 1, elements: 3 * n)
         case .b2a: return DeclaredCost(rounds: 2, elements: 3 * n)
         case .mulBA, .mux: return DeclaredCost(rounds: 3, elements: 6 * n)
-        case .max, .maxCoarse, .argmax:
+        case .maxCoarse:
+            // Coarse pairwise levels down to `Party.tournamentWidth`, 4-way tournaments (13 rounds:
+            // msb of the pairs, two ANDs and a B2A of 3 words per grouped element, one word per
+            // group reshared), a last coarse pair when 2 columns remain.
+            var cost = DeclaredCost(rounds: 0, elements: 0)
+            var w = width
+            func pairLevel() {
+                let p = n * (w / 2)
+                cost = cost + Self.msbCoarseCost(p) + DeclaredCost(rounds: 3, elements: 6 * p)
+                w = w / 2 + w % 2
+            }
+            while w > Party.tournamentWidth { pairLevel() }
+            while w > 2 {
+                let (full, rest) = (w / 4, w % 4)
+                let pairs = n * (6 * full + rest * (rest - 1) / 2)
+                let grouped = n * (4 * full + (rest >= 2 ? rest : 0))
+                let groups = n * (full + (rest >= 2 ? 1 : 0))
+                cost = cost + Self.msbCost(pairs) + DeclaredCost(rounds: 5, elements: 9 * grouped + 3 * groups)
+                w = (w + 3) / 4
+            }
+            if w == 2 { pairLevel() }
+            return cost
+        case .max, .argmax:
             // n rows; per level, p = n·⌊w/2⌋ comparisons, one b2a (3p) and 1 or 2 products (3p each).
             var cost = DeclaredCost(rounds: 0, elements: 0)
             var w = width
             while w > 1 {
                 let p = n * (w / 2)
-                let comparison = self == .maxCoarse ? Self.msbCoarseCost(p) : Self.msbCost(p)
-                cost = cost + comparison + DeclaredCost(rounds: 3, elements: p * (self == .argmax ? 9 : 6))
+                cost = cost + Self.msbCost(p) + DeclaredCost(rounds: 3, elements: p * (self == .argmax ? 9 : 6))
                 w = w / 2 + w % 2
             }
             return cost

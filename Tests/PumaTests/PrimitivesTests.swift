@@ -165,14 +165,19 @@ struct PrimitivesTests {
         #expect(misread > 0 && misread < inBand, "\(misread) of \(inBand) values in the band misread")
     }
 
-    @Test("coarse max: each row's result is one of its elements, at most ⌈log2 cols⌉·2^12 below the true maximum")
-    func coarseMax() {
-        var s = RingSamples(seed: 20)
-        let (rows, cols) = (300, 7)
-        // Rows of near-ties (within the 2^12 band) and of well-separated values.
+    @Test("coarse max: each row's result is one of its elements, at most ⌈log2 cols⌉·2^12 below the true maximum (pairwise levels, 4-way tournaments, both)",
+          arguments: [2, 3, 4, 5, 7, 16, 17, 40])
+    func coarseMax(cols: Int) {
+        var s = RingSamples(seed: 20 + UInt64(cols))
+        let rows = 300
+        // Rows of near-ties (within the 2^12 band), of exact ties, and of well-separated values.
         let x: [Int64] = (0..<(rows * cols)).map { i in
             let r = i / cols
-            return r % 2 == 0 ? Int64(r) << 20 + Int64(s.random.next() % 5000) : Int64(bitPattern: s.random.next()) >> 24
+            switch r % 3 {
+            case 0: return Int64(r) << 20 + Int64(s.random.next() % 5000)
+            case 1: return Int64(r) << 20 + Int64(s.random.next() % 3) << 18
+            default: return Int64(bitPattern: s.random.next()) >> 24
+            }
         }
         let out = MPC.run([x.map { UInt64(bitPattern: $0) }]) { p, v in p.maxCoarse(v[0], rows: rows, cols: cols, scaleBits: 20) }
         for r in 0..<rows {

@@ -42,6 +42,16 @@ struct ProtocolCostTests {
         #expect(measured == primitive.cost(n: size, width: width), "\(primitive)")
     }
 
+    @Test("the coarse max's declared cost holds for every mix of pairwise levels and tournaments", arguments: [2, 3, 5, 9, 16, 17, 40])
+    func coarseMaxCost(width: Int) {
+        var s = RingSamples(seed: 33)
+        let rows = 7
+        let measured = MPC.measure(inputs: [s.bounded(rows * width).map { $0 >> 30 }]) { p, v in
+            _ = p.maxCoarse(v[0], rows: rows, cols: width, scaleBits: 20)
+        }
+        #expect(measured == Primitive.maxCoarse.cost(n: rows, width: width))
+    }
+
     @Test("a fixed-point product is one fused product-truncation, scoped as such, its traffic spread evenly over the parties")
     func scopes() {
         var s = RingSamples(seed: 32)

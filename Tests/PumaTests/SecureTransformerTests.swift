@@ -49,11 +49,12 @@ struct SecureTransformerTests {
             #expect(bytes.count == 1 && rounds.count == 1, "\(name) varies across decode passes: \(bytes), \(rounds)")
         }
         // Attention traffic grows by a near-constant step per cached position (linear in the cache
-        // length; comparisons pack bits and lanes into words, so steps vary by a rounding), never a prefix re-run.
+        // length; comparisons pack bits and lanes into words and the row maxima's tournaments group
+        // columns by four, so steps vary by ±15 %), never a prefix re-run.
         let attentionBytes = decode.map { pass in attention.reduce(0) { $0 + (pass.ops[$1]?.bytesSent ?? 0) } }
         let steps = zip(attentionBytes.dropFirst(), attentionBytes).map { Double($0 - $1) }
         let mean = steps.reduce(0, +) / Double(steps.count)
-        #expect(mean > 0 && steps.allSatisfy { abs($0 - mean) <= 0.08 * mean }, "attention bytes per step: \(steps)")
+        #expect(mean > 0 && steps.allSatisfy { abs($0 - mean) <= 0.15 * mean }, "attention bytes per step: \(steps)")
         #expect(Double(attentionBytes.last! - attentionBytes.first!) < 0.2 * Double(decode.first!.bytesSent),
                 "attention growth over \(decode.count) steps is a small part of a pass")
         // The prompt pass over all prompt tokens costs more than any single decode pass.
