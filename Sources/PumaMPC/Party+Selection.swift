@@ -27,7 +27,7 @@ extension Party {
                 width = w
             }
             while width > 2 {
-                values = tournamentLevel(values, rows: rows, width: width)
+                values = tournamentLevel(values, carrying: nil, rows: rows, width: width).values
                 width = (width + 3) / 4
             }
             return width == 2 ? reduce(values, indices: nil, rows: rows, cols: 2, coarseScaleBits: k).values : values
@@ -41,9 +41,11 @@ extension Party {
     /// every pair of a group compared exactly ([x_i < x_j], one batched `msb`); element i wins when it
     /// is ≥ every later and > every earlier member (exactly one winner: exact comparisons are
     /// transitive, ties go to the lowest index), its bits ANDed in 2 rounds (padded with public
-    /// ones), converted by one B2A, and Σ winner·x per group reshared as one word per group.
-    /// Cost: 13 rounds; `msb` of the pairs, 9 words per grouped element and 3 per group.
-    func tournamentLevel(_ x: ArithmeticShares, rows: Int, width: Int) -> ArithmeticShares {
+    /// ones), converted by one B2A, and Σ winner·x per group reshared as one word per group (and
+    /// Σ winner·index when `carrying` indices).
+    /// Cost: 13 rounds; `msb` of the pairs, 9 words per grouped element and 3 per group (6 carrying).
+    func tournamentLevel(_ x: ArithmeticShares, carrying indices: ArithmeticShares?, rows: Int, width: Int)
+        -> (values: ArithmeticShares, indices: ArithmeticShares?) {
         scope("tournament") {
             // Groups (row, first column, size) and, per grouped element, the comparisons it must win.
             var groups: [(start: Int, size: Int)] = []
@@ -90,22 +92,28 @@ extension Party {
             }
             let winner = and(and(columns[0], columns[1]), columns[2])
             let w = b2a(winner)
-            // Σ winner·x per group: cross terms summed per group before the reshare.
-            let xs = x.gather(elements)
-            let terms = Words.crossTerms(w.first, w.second, xs.first, xs.second)
-            var local: [UInt64] = []
-            var e = 0
-            var outputs: [Int] = []  // per group: index into local, or −1 for a lone element
-            for g in groups {
-                if g.size == 1 { outputs.append(-1); continue }
-                outputs.append(local.count)
-                local.append(terms[e..<(e + g.size)].reduce(0, &+))
-                e += g.size
+            // Σ winner·x (and Σ winner·index) per group: cross terms summed per group before the reshare.
+            func groupSums(_ v: ArithmeticShares) -> [UInt64] {
+                let vs = v.gather(elements)
+                let terms = Words.crossTerms(w.first, w.second, vs.first, vs.second)
+                var local: [UInt64] = [], e = 0
+                for g in groups where g.size >= 2 {
+                    local.append(terms[e..<(e + g.size)].reduce(0, &+))
+                    e += g.size
+                }
+                return local
             }
-            let sums = reshare(local)
-            var parts: [ArithmeticShares] = []
-            for (g, o) in zip(groups, outputs) { parts.append(o < 0 ? x.gather([g.start]) : sums.slice(o..<(o + 1))) }
-            return ArithmeticShares.concatenate(parts)
+            let sources = [x] + (indices.map { [$0] } ?? [])
+            let merged = split(reshare(sources.flatMap(groupSums)), sources.map { _ in groups.filter { $0.size >= 2 }.count })
+            // Reassemble: each group's winner, or a lone element as it is.
+            func assemble(_ winners: ArithmeticShares, _ source: ArithmeticShares) -> ArithmeticShares {
+                var parts: [ArithmeticShares] = [], o = 0
+                for g in groups {
+                    if g.size == 1 { parts.append(source.gather([g.start])) } else { parts.append(winners.slice(o..<(o + 1))); o += 1 }
+                }
+                return ArithmeticShares.concatenate(parts)
+            }
+            return (assemble(merged[0], x), indices.map { assemble(merged[1], $0) })
         }
     }
 
@@ -115,12 +123,20 @@ extension Party {
     }
 
     /// Row maxima and the (secret) index of the first maximal column of each row, carrying
-    /// (value, index) pairs through the same tree; the index never leaves its sharing.
-    /// Cost per level with p pairs: 11 rounds, `msb` of p plus 9p elements.
+    /// (value, index) pairs through exact 4-way tournaments (`tournamentLevel`, 13 rounds per
+    /// quartering) and a last pairwise level when 2 columns remain (11 rounds); the index never
+    /// leaves its sharing. Cost: `Primitive.argmax`.
     public func argmax(_ x: ArithmeticShares, rows: Int, cols: Int) -> (values: ArithmeticShares, indices: ArithmeticShares) {
         scope("argmax") {
-            let columns = (0..<rows).flatMap { _ in (0..<cols).map { UInt64($0) } }
-            let r = reduce(x, indices: publicShares(columns), rows: rows, cols: cols)
+            var values = x, width = cols
+            var indices = publicShares((0..<rows).flatMap { _ in (0..<cols).map { UInt64($0) } })
+            while width > 2 {
+                let level = tournamentLevel(values, carrying: indices, rows: rows, width: width)
+                (values, indices) = (level.values, level.indices!)
+                width = (width + 3) / 4
+            }
+            guard width == 2 else { return (values, indices) }
+            let r = reduce(values, indices: indices, rows: rows, cols: 2)
             return (r.values, r.indices!)
         }
     }

@@ -68,10 +68,10 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .equal: return Self.msbCost(2 * n) + DeclaredCost(rounds: 1, elements: 3 * n)
         case .b2a: return DeclaredCost(rounds: 2, elements: 3 * n)
         case .mulBA, .mux: return DeclaredCost(rounds: 3, elements: 6 * n)
-        case .maxCoarse:
-            // Coarse pairwise levels down to `Party.tournamentWidth`, 4-way tournaments (13 rounds:
-            // msb of the pairs, two ANDs and a B2A of 3 words per grouped element, one word per
-            // group reshared), a last coarse pair when 2 columns remain.
+        case .maxCoarse, .argmax:
+            // maxCoarse: coarse pairwise levels down to `Party.tournamentWidth`; both: 4-way
+            // tournaments (13 rounds: msb of the pairs, two ANDs and a B2A of 3 words per grouped
+            // element, one word per group reshared, two with the index); a last pair when 2 columns remain.
             var cost = DeclaredCost(rounds: 0, elements: 0)
             var w = width
             func pairLevel() {
@@ -79,24 +79,27 @@ public enum Primitive: String, CaseIterable, Sendable {
                 cost = cost + Self.msbCoarseCost(p) + DeclaredCost(rounds: 3, elements: 6 * p)
                 w = w / 2 + w % 2
             }
-            while w > Party.tournamentWidth { pairLevel() }
+            if self == .maxCoarse { while w > Party.tournamentWidth { pairLevel() } }
             while w > 2 {
                 let (full, rest) = (w / 4, w % 4)
                 let pairs = n * (6 * full + rest * (rest - 1) / 2)
                 let grouped = n * (4 * full + (rest >= 2 ? rest : 0))
                 let groups = n * (full + (rest >= 2 ? 1 : 0))
-                cost = cost + Self.msbCost(pairs) + DeclaredCost(rounds: 5, elements: 9 * grouped + 3 * groups)
+                cost = cost + Self.msbCost(pairs) + DeclaredCost(rounds: 5, elements: 9 * grouped + (self == .argmax ? 6 : 3) * groups)
                 w = (w + 3) / 4
             }
-            if w == 2 { pairLevel() }
+            if w == 2 {
+                // The last pair: coarse for the max, exact and carrying the index for argmax.
+                if self == .maxCoarse { pairLevel() } else { cost = cost + Self.msbCost(n) + DeclaredCost(rounds: 3, elements: 9 * n) }
+            }
             return cost
-        case .max, .argmax:
-            // n rows; per level, p = n·⌊w/2⌋ comparisons, one b2a (3p) and 1 or 2 products (3p each).
+        case .max:
+            // n rows; per level, p = n·⌊w/2⌋ comparisons, one b2a (3p) and a product (3p).
             var cost = DeclaredCost(rounds: 0, elements: 0)
             var w = width
             while w > 1 {
                 let p = n * (w / 2)
-                cost = cost + Self.msbCost(p) + DeclaredCost(rounds: 3, elements: p * (self == .argmax ? 9 : 6))
+                cost = cost + Self.msbCost(p) + DeclaredCost(rounds: 3, elements: 6 * p)
                 w = w / 2 + w % 2
             }
             return cost
