@@ -62,7 +62,7 @@ extension Party {
         // Packed lanes: equal widths of at least d + 1 bits, the last one taking the spare bits, so
         // every bit of a dealt word is a uniformly random share bit (unused lanes deal shares of 0).
         let lanes = Self.topBitLanes(bits: d), laneWidth = 64 / lanes
-        func laneMask(_ j: Int) -> UInt64 {
+        let laneMasks: [UInt64] = (0..<lanes).map { j in
             let width = j == lanes - 1 ? 64 - (lanes - 1) * laneWidth : laneWidth
             return width == 64 ? ~0 : (1 << UInt64(width)) - 1
         }
@@ -97,7 +97,7 @@ extension Party {
                 var packed = [UInt64](repeating: 0, count: p / lanes), mid = [UInt64](repeating: 0, count: m)
                 for i in 0..<p {
                     let top = i < m ? (withL[i] &+ withR[i]) >> 63 : 0
-                    packed[i / lanes] |= ((top &- withL[m + i]) & laneMask(i % lanes)) << UInt64(laneWidth * (i % lanes))
+                    packed[i / lanes] |= ((top &- withL[m + i]) & laneMasks[i % lanes]) << UInt64(laneWidth * (i % lanes))
                 }
                 for i in 0..<m { mid[i] = (((withL[i] &+ withR[i]) & low63) >> UInt64(d)) &- withL[m + p + i] }
                 toPrevious += packed + mid
@@ -167,7 +167,7 @@ extension Party {
                 for i in 0..<m {
                     let c = part[i] &+ other[other.startIndex + i] &+ helper[i]
                     let sign = 1 &- 2 &* (c >> 63)
-                    let msb = (packed[i / lanes] >> UInt64(laneWidth * (i % lanes))) & laneMask(i % lanes)
+                    let msb = (packed[i / lanes] >> UInt64(laneWidth * (i % lanes))) & laneMasks[i % lanes]
                     v[i] = 0 &- mid[i] &+ msb &* sign &* borrowWeight &- z[i]
                 }
                 toPrevious += v
