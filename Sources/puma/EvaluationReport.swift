@@ -10,7 +10,7 @@ struct EvaluationReport: Encodable {
         var continuation: String
         var identical: Bool
         /// Index of the first new token whose secure argmax differs, or null.
-        var firstDivergence: Int?
+        var firstDivergence: NullWhenAbsent<Int>
         /// Teacher-forced top-1 agreement over the steps.
         var agreement: Double
         var steps: Int
@@ -23,29 +23,6 @@ struct EvaluationReport: Encodable {
         var secondsPerToken: Double
         var promptPassBytes: Int
         var promptPassRounds: Int
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(prompt, forKey: .prompt)
-            try c.encode(continuation, forKey: .continuation)
-            try c.encode(identical, forKey: .identical)
-            try c.encode(firstDivergence, forKey: .firstDivergence)  // null when identical
-            try c.encode(agreement, forKey: .agreement)
-            try c.encode(steps, forKey: .steps)
-            try c.encode(maxLogitError, forKey: .maxLogitError)
-            try c.encode(meanLogitError, forKey: .meanLogitError)
-            try c.encode(perStepMaxLogitError, forKey: .perStepMaxLogitError)
-            try c.encode(bytesPerToken, forKey: .bytesPerToken)
-            try c.encode(roundsPerToken, forKey: .roundsPerToken)
-            try c.encode(secondsPerToken, forKey: .secondsPerToken)
-            try c.encode(promptPassBytes, forKey: .promptPassBytes)
-            try c.encode(promptPassRounds, forKey: .promptPassRounds)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case prompt, continuation, identical, firstDivergence, agreement, steps, maxLogitError, meanLogitError
-            case perStepMaxLogitError, bytesPerToken, roundsPerToken, secondsPerToken, promptPassBytes, promptPassRounds
-        }
     }
 
     struct Summary: Encodable {
@@ -97,7 +74,7 @@ struct EvaluationReport: Encodable {
     mutating func add(prompt: String, result: Evaluation.PromptResult, costs: [PassCost], continuation: String) {
         let later = costs.dropFirst()
         func mean(_ f: (PassCost) -> Double) -> Double { later.isEmpty ? 0 : later.map(f).reduce(0, +) / Double(later.count) }
-        prompts.append(Prompt(prompt: prompt, continuation: continuation, identical: result.identical, firstDivergence: result.firstDivergence,
+        prompts.append(Prompt(prompt: prompt, continuation: continuation, identical: result.identical, firstDivergence: NullWhenAbsent(result.firstDivergence),
                               agreement: result.agreement, steps: result.referenceTokens.count, maxLogitError: result.maxLogitError,
                               meanLogitError: result.meanLogitError, perStepMaxLogitError: result.maxLogitErrors,
                               bytesPerToken: mean { Double($0.bytesSent) }, roundsPerToken: mean { Double($0.rounds) },
@@ -132,7 +109,7 @@ struct EvaluationReport: Encodable {
                 let shown = p.prompt.count > 40 ? String(p.prompt.prefix(37)) + "…" : p.prompt
                 let escaped = shown.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
                 out += "| \(i + 1) | \(escaped.isEmpty ? "(empty)" : escaped) | \(p.identical ? "yes" : "no") | "
-                    + "\(p.firstDivergence.map(String.init) ?? "—") | " + String(format: "%.1f %%", 100 * p.agreement) + " | "
+                    + "\(p.firstDivergence.value.map(String.init) ?? "—") | " + String(format: "%.1f %%", 100 * p.agreement) + " | "
                     + String(format: "%.4f | %.5f | %.2f | %.0f | %.3f |", p.maxLogitError, p.meanLogitError, p.bytesPerToken / 1e6,
                              p.roundsPerToken, p.secondsPerToken) + "\n"
             }
@@ -154,5 +131,17 @@ struct EvaluationReport: Encodable {
                          p.plain, p.plainLoss, candidate, p.secure, p.secureLoss, candidate, 100 * (p.secure / p.plain - 1))
         }
         return out
+    }
+}
+
+/// An optional that encodes as JSON null when absent (synthesized encoding leaves such keys out).
+struct NullWhenAbsent<Wrapped: Encodable>: Encodable {
+    let value: Wrapped?
+
+    init(_ value: Wrapped?) { self.value = value }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
     }
 }
