@@ -40,8 +40,8 @@ extension Party {
     /// One level of 4-way tournaments: each row's columns in groups of 4 (the last may hold 1–3);
     /// every pair of a group compared exactly ([x_i < x_j], one batched `msb`); element i wins when it
     /// is ≥ every later and > every earlier member (exactly one winner: exact comparisons are
-    /// transitive, ties go to the lowest index), its bits ANDed in 2 rounds (padded with public
-    /// ones), converted by one B2A, and Σ winner·x per group reshared as one word per group (and
+    /// transitive, ties go to the lowest index), its bits ANDed in 2 rounds (fewer than three padded
+    /// by repeating one), converted by one B2A, and Σ winner·x per group reshared as one word per group (and
     /// Σ winner·index when `carrying` indices).
     /// Cost: 13 rounds; `msb` of the pairs, 9 words per grouped element and 3 per group (6 carrying).
     func tournamentLevel(_ x: ArithmeticShares, carrying indices: ArithmeticShares?, rows: Int, width: Int)
@@ -71,24 +71,11 @@ extension Party {
                 }
             }
             let less = msb(sub(x.gather(left), x.gather(right)))  // [x_left < x_right]
-            // Three bits per element (padded with public ones), ANDed in two rounds.
-            var columns: [BooleanShares] = []
-            for k in 0..<3 {
-                var picked: [Int] = [], negate: [UInt64] = [], ones: [UInt64] = []
-                for w in wins {
-                    if k < w.count {
-                        picked.append(w[k].pair)
-                        negate.append(w[k].negate ? 1 : 0)
-                        ones.append(0)
-                    } else {
-                        picked.append(0)
-                        negate.append(0)
-                        ones.append(1)
-                    }
-                }
-                // Padding lanes: the bit times 0, xor 1 (a public one).
-                let bits = xor(andPublicMask(less.gather(picked), keep: ones.map { 1 - $0 }), publicBits(Words.xor(negate, ones)))
-                columns.append(bits)
+            // Three bits per element, ANDed in two rounds; an element with fewer repeats its first
+            // (a ∧ a = a).
+            let columns = (0..<3).map { k in
+                let bits = wins.map { $0[k < $0.count ? k : 0] }
+                return xorPublic(less.gather(bits.map(\.pair)), bits.map { $0.negate ? 1 : 0 })
             }
             let winner = and(and(columns[0], columns[1]), columns[2])
             let w = b2a(winner)
@@ -106,20 +93,15 @@ extension Party {
             let sources = [x] + (indices.map { [$0] } ?? [])
             let merged = split(reshare(sources.flatMap(groupSums)), sources.map { _ in groups.filter { $0.size >= 2 }.count })
             // Reassemble: each group's winner, or a lone element as it is.
+            var order: [Int] = [], o = 0
+            for g in groups {
+                if g.size == 1 { order.append(-1 - g.start) } else { order.append(o); o += 1 }
+            }
             func assemble(_ winners: ArithmeticShares, _ source: ArithmeticShares) -> ArithmeticShares {
-                var parts: [ArithmeticShares] = [], o = 0
-                for g in groups {
-                    if g.size == 1 { parts.append(source.gather([g.start])) } else { parts.append(winners.slice(o..<(o + 1))); o += 1 }
-                }
-                return ArithmeticShares.concatenate(parts)
+                ArithmeticShares.concatenate([winners, source]).gather(order.map { $0 >= 0 ? $0 : winners.count - 1 - $0 })
             }
             return (assemble(merged[0], x), indices.map { assemble(merged[1], $0) })
         }
-    }
-
-    /// Bits kept where `keep` is 1, zeroed elsewhere (a public mask: local).
-    private func andPublicMask(_ x: BooleanShares, keep: [UInt64]) -> BooleanShares {
-        BooleanShares(first: Words.and(x.first, keep), second: Words.and(x.second, keep))
     }
 
     /// Row maxima and the (secret) index of the first maximal column of each row, carrying
