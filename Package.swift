@@ -11,6 +11,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The deployment's network (PumaNet only): TCP with mutual TLS, and the deployment's own CA.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C facade over Debian's libsentencepiece (C++); the only C++ in the project.
@@ -30,15 +35,29 @@ let package = Package(
         .target(name: "PumaIO", dependencies: ["CSentencePiece", "CPumaKernels"]),
         // Plaintext and secure transformers, sampling and the generation loop.
         .target(name: "PumaLLaMA", dependencies: ["PumaCore", "PumaMPC", "PumaNN", "PumaIO"]),
+        // Three real parties: the socket transport over TCP with mutual TLS, the deployment's CA and
+        // certificates, key set-up over the network and the party, owner and client roles. The only
+        // target that imports NIO, so everything below it builds without.
+        .target(
+            name: "PumaNet",
+            dependencies: [
+                "PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "puma",
             dependencies: [
-                "CPumaKernels", "PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA",
+                "CPumaKernels", "PumaCore", "PumaMPC", "PumaIO", "PumaLLaMA", "PumaNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // One test target: its dependency on the executable makes `swift test` build `puma` for the CLI tests.
-        .testTarget(name: "PumaTests", dependencies: ["PumaCore", "PumaMPC", "PumaNN", "PumaIO", "PumaLLaMA", "puma"]),
+        .testTarget(name: "PumaTests", dependencies: ["PumaCore", "PumaMPC", "PumaNN", "PumaIO", "PumaLLaMA", "PumaNet", "puma"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -8,6 +8,17 @@ public enum Words {
         }
     }
 
+    /// Bytes as little-endian words (the count must be a multiple of 8).
+    public static func fromBytes(_ bytes: [UInt8]) -> [UInt64] {
+        precondition(bytes.count % 8 == 0, "a whole number of words")
+        return build(bytes.count / 8) { i in (0..<8).reduce(0) { $0 | UInt64(bytes[8 * i + $1]) << UInt64(8 * $1) } }
+    }
+
+    /// Words as little-endian bytes.
+    public static func toBytes(_ words: [UInt64]) -> [UInt8] {
+        words.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> UInt64(8 * $0)) } }
+    }
+
     public static func add(_ a: [UInt64], _ b: [UInt64]) -> [UInt64] {
         precondition(a.count == b.count, "length mismatch")
         return a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in build(a.count) { x[$0] &+ y[$0] } } }

@@ -14,13 +14,34 @@ public struct PassCost: Sendable {
     public var ops: [String: CostRecord]
     /// P0, P1, P2 alone: bytes each sent, rounds each took.
     public var perParty: [CostRecord] = []
+
+    public init(tokens: Int, wallSeconds: Double, bytesSent: Int, rounds: Int, ops: [String: CostRecord], perParty: [CostRecord] = []) {
+        self.tokens = tokens
+        self.wallSeconds = wallSeconds
+        self.bytesSent = bytesSent
+        self.rounds = rounds
+        self.ops = ops
+        self.perParty = perParty
+    }
+
+    /// What was spent between two readings of the same ledgers (P0, P1, P2 first), the weight sharing left out.
+    public init(tokens: Int, wallSeconds: Double, between before: CostReport, and after: CostReport) {
+        let opsBefore = before.byScope(depth: 1)
+        var ops: [String: CostRecord] = [:]
+        for (name, r) in after.byScope(depth: 1) where !SecurePredictor.setupScopes.contains(name) {
+            ops[name] = r - (opsBefore[name] ?? CostRecord())
+        }
+        self.init(tokens: tokens, wallSeconds: wallSeconds, bytesSent: after.total.bytesSent - before.total.bytesSent,
+                  rounds: after.total.rounds - before.total.rounds, ops: ops,
+                  perParty: (0..<3).map { after.total(ofLedger: $0) - before.total(ofLedger: $0) })
+    }
 }
 
 /// Secure generation: three simulated parties hold the model owner's weights (as seeds and per-tile
 /// re-derived components, see `WeightSharing`) and the KV cache as replicated shares; the client
 /// shares each new token's one-hot row and learns only the chosen next token (greedy: secret argmax; with a temperature: Gumbel-max with the client's secret
 /// noise). Each `feed` is one secure forward pass over the fed tokens.
-public final class SecurePredictor: NextTokenPredictor {
+public final class SecurePredictor: NextTokenPredictor, SecureCosts {
     public let simulation: Simulation
     /// Ledger scopes of the one-time weight sharing, left out of per-pass tables.
     static let setupScopes: Set<String> = ["weights", "owner input"]
@@ -98,40 +119,17 @@ public final class SecurePredictor: NextTokenPredictor {
     /// Elements of all the tensors the owner shares for `config` (the lm head separately even when tied).
     public static func sharedParameters(_ config: LlamaConfiguration) -> Int { SharedModelLayout(config: config).parameters }
 
-    /// All forward passes together: tokens, wall time, bytes and rounds summed.
-    public var passTotal: PassCost {
-        passes.reduce(PassCost(tokens: 0, wallSeconds: 0, bytesSent: 0, rounds: 0, ops: [:])) {
-            PassCost(tokens: $0.tokens + $1.tokens, wallSeconds: $0.wallSeconds + $1.wallSeconds,
-                     bytesSent: $0.bytesSent + $1.bytesSent, rounds: $0.rounds + $1.rounds, ops: [:])
-        }
-    }
-
-    /// Per top-level operation over all passes (the weight sharing left out).
-    public var operationCosts: [String: CostRecord] {
-        simulation.report.byScope(depth: 1).filter { !Self.setupScopes.contains($0.key) }
-    }
-
-    /// Per top-level operation over all passes, for P0, P1 and P2 alone (bytes each sent, rounds each took).
-    public var operationCostsPerParty: [[String: CostRecord]] {
-        let report = simulation.report
-        return (0..<3).map { report.byScope(depth: 1, ofLedger: $0).filter { !Self.setupScopes.contains($0.key) } }
-    }
-
-    /// Modeled network time of all passes on `model`, for the slowest party (weight sharing left out).
-    public func modeledSeconds(_ model: NetworkModel) -> Double {
-        model.seconds(simulation.report, excluding: Self.setupScopes)
-    }
+    /// All five ledgers (weight sharing included; `SecureCosts` leaves it out).
+    public var costReport: CostReport { simulation.report }
 
     public func feed(_ tokens: [Int32]) throws -> Int32 {
         let vocab = config.vocabSize
-        var onehot = [UInt64](repeating: 0, count: tokens.count * vocab)
-        for (r, token) in tokens.enumerated() { onehot[r * vocab + Int(token)] = 1 }
+        let onehot = ClientPass.onehot(tokens, vocabulary: vocab)
         var noise: [UInt64] = []
         if temperature > 0 {
             noise = GumbelMax.noise(count: choosable, fixedPoint: simulation.parties[0].fixedPoint, using: &clientRandom)
         }
         let before = simulation.report
-        let opsBefore = before.byScope(depth: 1)
         let start = DispatchTime.now().uptimeNanoseconds
         var received: [UInt64] = []
         var logits: [UInt64] = []
@@ -143,24 +141,13 @@ public final class SecurePredictor: NextTokenPredictor {
         let parties = self.parties
         let reveal = revealLogits
         _ = simulation.run(dealers: { s in
-            s.client.share(onehot)
-            opened = (0..<traced).map { _ in s.client.receiveOutput() }
-            if reveal { logits = s.client.receiveOutput() }
-            if !noise.isEmpty { s.client.share(noise) }
-            received = s.client.receiveOutput()
+            (opened, logits, received) = ClientPass.run(s.client, onehot: onehot, noise: noise, traced: traced, revealLogits: reveal)
         }) { party in
             parties[party.id].forward(count: count, options: options)
             return 0
         }
-        let after = simulation.report
-        var ops: [String: CostRecord] = [:]
-        for (name, r) in after.byScope(depth: 1) where !Self.setupScopes.contains(name) {
-            ops[name] = r - (opsBefore[name] ?? CostRecord())
-        }
-        let perParty = (0..<3).map { after.total(ofLedger: $0) - before.total(ofLedger: $0) }
         passes.append(PassCost(tokens: tokens.count, wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
-                               bytesSent: after.total.bytesSent - before.total.bytesSent,
-                               rounds: after.total.rounds - before.total.rounds, ops: ops, perParty: perParty))
+                               between: before, and: simulation.report))
         let steps = TraceStep.allCases.count
         layerTrace = stride(from: 0, to: traced, by: steps).map { l in
             (0..<steps).map { simulation.parties[0].fixedPoint.decode(opened[l + $0]).map(Float.init) }
@@ -202,5 +189,65 @@ public enum GumbelMax {
     /// logits/T + noise: a public product and a truncation (2 rounds on shares), then the caller's argmax.
     public static func perturb<B: FixedPointBackend>(_ b: B, logits: B.Value, noise: B.Value, temperature: Double) -> B.Value {
         b.add(b.mulPublicFixed(logits, 1 / temperature), noise)
+    }
+}
+
+/// What every secure run reports: its passes, the one-time sharing, and the ledgers behind them.
+public protocol SecureCosts {
+    /// Every forward pass, in order.
+    var passes: [PassCost] { get }
+    /// Sharing the weights (once).
+    var setupCost: PassCost { get }
+    /// What each party keeps in a deployment (bytes).
+    var storedBytes: [Int] { get }
+    /// The parties' (and dealers') ledgers over the whole run.
+    var costReport: CostReport { get }
+}
+
+extension SecureCosts {
+    /// All forward passes together: tokens, wall time, bytes and rounds summed.
+    public var passTotal: PassCost {
+        passes.reduce(PassCost(tokens: 0, wallSeconds: 0, bytesSent: 0, rounds: 0, ops: [:])) {
+            PassCost(tokens: $0.tokens + $1.tokens, wallSeconds: $0.wallSeconds + $1.wallSeconds,
+                     bytesSent: $0.bytesSent + $1.bytesSent, rounds: $0.rounds + $1.rounds, ops: [:])
+        }
+    }
+
+    /// Per top-level operation over all passes (the weight sharing left out).
+    public var operationCosts: [String: CostRecord] {
+        costReport.byScope(depth: 1).filter { !SecurePredictor.setupScopes.contains($0.key) }
+    }
+
+    /// Per top-level operation over all passes, for P0, P1 and P2 alone (bytes each sent, rounds each took).
+    public var operationCostsPerParty: [[String: CostRecord]] {
+        let report = costReport
+        return (0..<3).map { report.byScope(depth: 1, ofLedger: $0).filter { !SecurePredictor.setupScopes.contains($0.key) } }
+    }
+
+    /// Modeled network time of all passes on `model`, for the slowest party (weight sharing left out).
+    public func modeledSeconds(_ model: NetworkModel) -> Double {
+        model.seconds(costReport, excluding: SecurePredictor.setupScopes)
+    }
+}
+
+/// The client's side of one secure pass, in the simulation and in a deployment alike.
+public enum ClientPass {
+    /// The one-hot rows of `tokens` ([count × vocabulary] ring elements): the client's input to the embedding.
+    public static func onehot(_ tokens: [Int32], vocabulary: Int) -> [UInt64] {
+        var rows = [UInt64](repeating: 0, count: tokens.count * vocabulary)
+        for (r, token) in tokens.enumerated() { rows[r * vocabulary + Int(token)] = 1 }
+        return rows
+    }
+
+    /// Shares the one-hot rows (and, when sampling, the Gumbel noise) and receives what the pass opens
+    /// to the client, in the transformer's order: `traced` trace values, the logits when
+    /// `revealLogits`, then the chosen token (one element).
+    public static func run(_ client: Dealer, onehot: [UInt64], noise: [UInt64], traced: Int = 0,
+                           revealLogits: Bool = false) -> (trace: [[UInt64]], logits: [UInt64], token: [UInt64]) {
+        client.share(onehot)
+        let trace = (0..<traced).map { _ in client.receiveOutput() }
+        let logits = revealLogits ? client.receiveOutput() : []
+        if !noise.isEmpty { client.share(noise) }
+        return (trace, logits, client.receiveOutput())
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Communication and time spent by one party, per operation scope.
-public struct CostRecord: Sendable, Equatable {
+public struct CostRecord: Sendable, Equatable, Codable {
     public var rounds = 0
     public var bytesSent = 0
     public var bytesReceived = 0
@@ -90,6 +90,9 @@ public struct CostReport: Sendable {
     public var perParty: [[String: CostRecord]]
 
     public init(ledgers: [Ledger]) { perParty = ledgers.map(\.records) }
+
+    /// From each ledger's records (e.g. received from parties in other processes).
+    public init(records: [[String: CostRecord]]) { perParty = records }
 
     /// Total over all parties and scopes: rounds = max over parties, bytes sent summed.
     public var total: CostRecord { combine(perParty.map { Self.sum($0.values) }) }

@@ -73,7 +73,7 @@ public final class Simulation: @unchecked Sendable {
     }
 
     /// Which of a dealer's seeds c0, c1 party `i` holds: P0 both, P1 c1, P2 c0.
-    static func dealerSeeds(heldBy i: Int) -> [Int] { i == 0 ? [0, 1] : (i == 1 ? [1] : [0]) }
+    public static func dealerSeeds(heldBy i: Int) -> [Int] { i == 0 ? [0, 1] : (i == 1 ? [1] : [0]) }
 
     /// Each party's storage of the owner's weight shares, as `WeightSharing` defines them: seeded
     /// components from that party's own seeds, and x2 (for P1 and P2) re-derived per tile from

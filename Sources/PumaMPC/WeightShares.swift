@@ -22,6 +22,15 @@ public enum WeightSharing {
     /// The largest block a storage hands out at once (256 KB per component).
     public static let maxBlockElements = 1 << 15
 
+    /// Writes PRG(c, stream of the tensor) over the block's elements: a seeded component of the block.
+    public static func draw(_ seed: SeekableStreams, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {
+        let width = block.columns.count
+        for (r, row) in block.rows.enumerated() {
+            seed.words(stream: stream(tensor: block.tensor), offset: row * block.rowLength + block.columns.lowerBound,
+                       into: out + r * width, count: width)
+        }
+    }
+
     /// What party `id` keeps in a deployment: seeds always, x2 for P1 and P2.
     public static func storedBytes(party id: Int, parameters: Int) -> Int {
         let seeds = id == 0 ? 32 : 16
@@ -109,7 +118,7 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
         precondition(block.count <= WeightSharing.maxBlockElements, "blocks hold at most \(WeightSharing.maxBlockElements) elements")
         guard let explicitSlot, let relay else {
             for (slot, j) in components.enumerated() {  // P0: both seeded, one buffer in turn
-                Self.draw(seeds[j]!, block, into: buffer)
+                WeightSharing.draw(seeds[j]!, block, into: buffer)
                 body(slot, buffer)
             }
             return
@@ -117,7 +126,7 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
         // The checkpoint's rows stream in while the seeded component is drawn and used.
         relay.prefetch(block)
         let seeded = components[1 - explicitSlot]
-        Self.draw(seeds[seeded]!, block, into: buffer)
+        WeightSharing.draw(seeds[seeded]!, block, into: buffer)
         body(1 - explicitSlot, buffer)
         let n = sequence
         sequence += 1
@@ -128,14 +137,6 @@ public final class SimulatedWeightStorage: WeightShareStorage, @unchecked Sendab
 
     public func finished(tensor: Int) { relay?.deriver.source.release(tensor: tensor) }
 
-    /// Writes PRG(c, stream of the tensor) over the block's elements.
-    static func draw(_ seed: SeekableStreams, _ block: TensorBlock, into out: UnsafeMutablePointer<UInt64>) {
-        let width = block.columns.count
-        for (r, row) in block.rows.enumerated() {
-            seed.words(stream: WeightSharing.stream(tensor: block.tensor), offset: row * block.rowLength + block.columns.lowerBound,
-                       into: out + r * width, count: width)
-        }
-    }
 }
 
 /// Hands each x2 block to both P1's and P2's storage, deriving it once: whichever of the two asks for

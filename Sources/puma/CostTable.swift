@@ -5,7 +5,7 @@ import PumaMPC
 /// The cost table printed on stderr after a secure run: per operation bytes, rounds and wall
 /// time, the totals, and the modeled network time on the LAN and WAN presets.
 struct CostTable {
-    let predictor: SecurePredictor
+    let predictor: any SecureCosts
 
     func render() -> String {
         let ops = predictor.operationCosts

@@ -3,6 +3,7 @@ import Foundation
 import PumaCore
 import PumaIO
 import PumaLLaMA
+import PumaNet
 import PumaNN
 
 /// Where inference runs.
@@ -25,6 +26,8 @@ struct GenerateCommand: ParsableCommand {
     )
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup(title: "Deployment (three party processes; the client reads only config.json and tokenizer.model)")
+    var network: NetworkOptions
 
     @Option(parsing: .unconditional, help: "The prompt text (may be empty: generation then starts from BOS alone).")
     var prompt: String
@@ -78,13 +81,41 @@ struct GenerateCommand: ParsableCommand {
         if mode == .compare && temperature > 0 {
             throw ValidationError("--mode compare is greedy only (drop --temperature)")
         }
+        if network.deployment != nil {
+            if mode != .secure { throw ValidationError("--deployment runs secure generation only (drop --mode \(mode.rawValue))") }
+            if seed != nil { throw ValidationError("--seed does not apply with --deployment: every process draws its keys from its own system generator") }
+        }
+    }
+
+    /// The client's view of the model in a deployment: config.json (as read, to compare with the
+    /// parties') and the tokenizer; the weights are never opened.
+    struct ClientModel {
+        let configText: String
+        let configuration: LlamaConfiguration
+        let tokenizer: Tokenizer
+        var choosableTokens: Int { min(configuration.vocabSize, tokenizer.pieceCount) }
+
+        init(directory: URL) throws {
+            let url = directory.appendingPathComponent("config.json")
+            let data = try InputFile.read(url)
+            configText = String(decoding: data, as: UTF8.self)
+            configuration = try LlamaConfiguration.parse(data, file: url.path)
+            tokenizer = try Tokenizer(url: directory.appendingPathComponent("tokenizer.model"))
+            if tokenizer.pieceCount > configuration.vocabSize {
+                throw PumaIOError.invalidValue(file: "config.json", key: "vocab_size",
+                    reason: "\(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.pieceCount) pieces")
+            }
+        }
     }
 
     func run() throws {
         let started = Date()
-        let model = try LlamaModel(directory: modelOptions.directory)
-        let tokenizer = model.tokenizer
-        let config = model.configuration
+        let deployed = network.deployment != nil
+        // A deployment's client never opens the weights.
+        let client = deployed ? try ClientModel(directory: modelOptions.directory) : nil
+        let model = deployed ? nil : try LlamaModel(directory: modelOptions.directory)
+        let tokenizer = client?.tokenizer ?? model!.tokenizer
+        let config = client?.configuration ?? model!.configuration
         let promptIds = try tokenizer.encode(prompt, addBOS: true)
         let generator = Generator(maxPositions: config.maxPositionEmbeddings, vocabularySize: config.vocabSize,
                                   eosId: config.eosTokenId.map(Int32.init) ?? tokenizer.eosId)
@@ -92,14 +123,14 @@ struct GenerateCommand: ParsableCommand {
         let runSeed = seed ?? UInt64.random(in: 0...UInt64.max)
         let method: SamplingMethod = temperature == 0 ? .greedy : .temperature(temperature, topP: topP)
         func plainPredictor() -> PlainPredictor {
-            PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights),
-                           sampler: Sampler(method: method, seed: runSeed), choosable: model.choosableTokens)
+            PlainPredictor(transformer: PlainTransformer(config: config, weights: model!.weights),
+                           sampler: Sampler(method: method, seed: runSeed), choosable: model!.choosableTokens)
         }
         let progress = TerminalProgress(label: "secure pass", afterText: isatty(1) != 0)
         func securePredictor(revealLogits: Bool) -> SecurePredictor {
-            let predictor = SecurePredictor(config: config, weights: model.weights, seed: seed, siluMethod: silu,
+            let predictor = SecurePredictor(config: config, weights: model!.weights, seed: seed, siluMethod: silu,
                                             temperature: Double(temperature), revealLogits: revealLogits,
-                                            choosable: model.choosableTokens)
+                                            choosable: model!.choosableTokens)
             let layers = config.numHiddenLayers
             // Only models whose passes take a while get a layer counter (it would flicker otherwise).
             if config.parameterCount > 100_000_000 {
@@ -110,7 +141,8 @@ struct GenerateCommand: ParsableCommand {
 
         var stream = StreamingDetokenizer(tokenizer: tokenizer)
         let emit: (Int32) throws -> Void = { token in try Console.out(try stream.append([token])) }
-        var secure: SecurePredictor?
+        var secure: (any SecureCosts)?
+        var remote: RemotePredictor?
         var comparison: GenerationReport.Comparison?
         var rangeSummary = ""
         let result: (tokens: [Int32], stop: StopReason)
@@ -121,6 +153,19 @@ struct GenerateCommand: ParsableCommand {
             try Console.out(try stream.append(promptIds))
             generationStart = Date()
             result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, onToken: emit)
+        case .secure where deployed:
+            var predictor = try RemotePredictor(deployment: try network.load(), configText: client!.configText, config: config,
+                                                siluMethod: silu, temperature: Double(temperature), choosable: client!.choosableTokens,
+                                                timeouts: network.timeouts, onFailure: { reason in
+                                                    try? Console.out("\n")
+                                                    NetworkOptions.stop("generation stopped before its end: \(reason)")
+                                                })
+            secure = predictor
+            remote = predictor
+            try Console.out(try stream.append(promptIds))
+            generationStart = Date()
+            result = try generator.run(&predictor, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS, fixedLength: !earlyStop, onToken: emit)
+            predictor.finish()
         case .secure:
             var predictor = securePredictor(revealLogits: false)
             secure = predictor
@@ -130,7 +175,7 @@ struct GenerateCommand: ParsableCommand {
         case .compare:
             var reference = plainPredictor()
             let plainResult = try generator.run(&reference, prompt: promptIds, maxTokens: maxTokens, stopAtEOS: !ignoreEOS)
-            let cleartext = CleartextPredictor(config: config, weights: model.weights, siluMethod: silu, choosable: model.choosableTokens)
+            let cleartext = CleartextPredictor(config: config, weights: model!.weights, siluMethod: silu, choosable: model!.choosableTokens)
             var predictor = ComparingPredictor(secure: securePredictor(revealLogits: true), plain: plainPredictor(), cleartext: cleartext)
             secure = predictor.secure
             try Console.out(try stream.append(promptIds))
@@ -174,6 +219,9 @@ struct GenerateCommand: ParsableCommand {
                 total: .init(wallSeconds: finished.timeIntervalSince(started), generationSeconds: seconds),
                 peakRssBytes: ProcessMemory.peakResidentBytes(), compare: comparison)
             if let secure { report.addCosts(secure) }
+            if let remote, let deployment = network.deployment {
+                report.wire = .init(deployment: deployment, partyBytesSent: remote.partyWireBytesSent, clientBytesSent: remote.wireBytes.sent)
+            }
             try OutputFile.writeJSON(report, to: reportJSON)
         }
     }

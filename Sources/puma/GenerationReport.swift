@@ -50,7 +50,7 @@ struct GenerationReport: Encodable {
         var perParty: [PartyCost]
 
         /// Every operation of `secure`'s passes (the weight sharing left out).
-        static func all(_ secure: SecurePredictor) -> [String: OpReport] {
+        static func all(_ secure: any SecureCosts) -> [String: OpReport] {
             let parties = secure.operationCostsPerParty
             return Dictionary(uniqueKeysWithValues: secure.operationCosts.map { name, r in
                 (name, OpReport(bytesSent: r.bytesSent, rounds: r.rounds, wallSeconds: r.seconds,
@@ -97,8 +97,17 @@ struct GenerationReport: Encodable {
     /// Secure modes: per operation, all passes together.
     var ops: [String: OpReport]?
     var modeledSeconds: [String: Double]?
+    /// `--deployment`: bytes each process put on the wire (TLS included) during the session.
+    var wire: Wire?
 
-    mutating func addCosts(_ secure: SecurePredictor) {
+    struct Wire: Encodable {
+        var deployment: String
+        /// P0, P1, P2.
+        var partyBytesSent: [Int]
+        var clientBytesSent: Int
+    }
+
+    mutating func addCosts(_ secure: any SecureCosts) {
         setup = PassReport(secure.setupCost)
         perToken = secure.passes.map(PassReport.init)
         total.bytesSent = secure.passTotal.bytesSent
