@@ -2,7 +2,9 @@ import Foundation
 import NIOCore
 
 /// One message on a link between two endpoints: protocol words, a control document (JSON: hellos,
-/// requests, ledgers), or an abort carrying the sender's reason for stopping.
+/// requests, ledgers), an abort carrying the sender's reason for stopping, or a keepalive (sent
+/// every `Link.keepaliveInterval` by the network thread, so that a silent peer is a frozen or
+/// unreachable one, never merely a busy one).
 ///
 /// On the wire (inside TLS): a 16-byte header — the magic "PUMA", the kind (1 byte), three zero
 /// bytes, the payload length in bytes (UInt64, little-endian) — then the payload; words are
@@ -11,9 +13,10 @@ enum Frame: Sendable {
     case words([UInt64])
     case control(Data)
     case abort(String)
+    case keepalive
 
     enum Kind: UInt8 {
-        case words = 1, control = 2, abort = 3
+        case words = 1, control = 2, abort = 3, keepalive = 4
     }
 
     static let magic: UInt32 = 0x414D_5550  // "PUMA" read as a little-endian UInt32
@@ -26,6 +29,7 @@ enum Frame: Sendable {
         case .words(let w): return 8 * w.count
         case .control(let d): return d.count
         case .abort(let reason): return reason.utf8.count
+        case .keepalive: return 0
         }
     }
 
@@ -37,6 +41,7 @@ enum Frame: Sendable {
         case .words: kind = .words
         case .control: kind = .control
         case .abort: kind = .abort
+        case .keepalive: kind = .keepalive
         }
         buffer.writeInteger(Self.magic, endianness: .little)
         buffer.writeInteger(kind.rawValue)
@@ -46,6 +51,7 @@ enum Frame: Sendable {
         case .words(let w): w.withUnsafeBytes { _ = buffer.writeBytes($0) }
         case .control(let d): buffer.writeBytes(d)
         case .abort(let reason): buffer.writeString(reason)
+        case .keepalive: break
         }
         return buffer
     }
@@ -90,6 +96,9 @@ struct FrameDecoder: ByteToMessageDecoder {
             frame = .control(Data(buffer.readBytes(length: n)!))
         case .abort:
             frame = .abort(buffer.readString(length: n) ?? "(unreadable reason)")
+        case .keepalive:
+            buffer.moveReaderIndex(forwardBy: n)
+            frame = .keepalive
         }
         context.fireChannelRead(wrapInboundOut(frame))
         return .continue

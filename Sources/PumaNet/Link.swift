@@ -69,11 +69,22 @@ final class Inbox: @unchecked Sendable {
         return head < frames.count || storedFailure != nil
     }
 
-    /// The next frame, or why there is none (an abort is reported as soon as it arrives, before older frames).
+    /// When anything (a keepalive included) last arrived.
+    private var lastHeard = Date()
+
+    /// Notes that the peer is alive (any frame arrived).
+    func heard() {
+        condition.lock()
+        lastHeard = Date()
+        condition.unlock()
+    }
+
+    /// The next frame, or why there is none (an abort is reported as soon as it arrives, before older
+    /// frames). Times out only when nothing at all — not even a keepalive — arrived for `timeout` seconds.
     func take(timeout: Double) -> Result<Frame, LinkFailure> {
         condition.lock()
         defer { condition.unlock() }
-        let deadline = Date(timeIntervalSinceNow: timeout)
+        let waitStart = Date()
         while true {
             if case .aborted = storedFailure { return .failure(storedFailure!) }
             if head < frames.count {
@@ -89,7 +100,9 @@ final class Inbox: @unchecked Sendable {
                 return .success(frame)
             }
             if let storedFailure { return .failure(storedFailure) }
-            if !condition.wait(until: deadline) && head == frames.count && storedFailure == nil { return .failure(.timedOut(timeout)) }
+            let silentSince = max(lastHeard, waitStart)
+            if Date().timeIntervalSince(silentSince) >= timeout { return .failure(.timedOut(timeout)) }
+            _ = condition.wait(until: min(silentSince.addingTimeInterval(timeout), Date(timeIntervalSinceNow: Link.keepaliveInterval)))
         }
     }
 }
@@ -162,6 +175,8 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        inbox.heard()
+        if case .keepalive = frame { return }
         if greeted {
             if inbox.put(frame) { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
             return
@@ -179,7 +194,7 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {
             inbox.close(.aborted(reason))
             context.close(promise: nil)
             return
-        case .words:
+        case .words, .keepalive:
             refuse(context, "the first frame is not a hello")
             return
         }
@@ -209,11 +224,39 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {
         if let decoding = error as? ByteToMessageDecoderError, case .dataReceivedInErrorState(let inner, _) = decoding {
             return describe(inner)
         }
-        if let ssl = error as? NIOSSLError { return "TLS: \(ssl)" }
-        if let ssl = error as? BoringSSLError { return "TLS: \(ssl)" }
-        if let io = error as? IOError { return io.description }
+        if let ssl = error as? NIOSSLError {
+            switch ssl {
+            case .uncleanShutdown: return "connection closed"
+            case .handshakeFailed: return "TLS handshake failed (\(tlsReasons(ssl)))"
+            default: return "TLS: \(tlsReasons(ssl))"
+            }
+        }
+        if let ssl = error as? BoringSSLError { return "TLS: \(tlsReasons(ssl))" }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if let channel = error as? ChannelError {
+            switch channel {
+            case .connectTimeout: return "connection timed out"
+            case .ioOnClosedChannel, .alreadyClosed, .eof: return "connection closed"
+            default: return "\(channel)"
+            }
+        }
         return "\(error)"
     }
+}
+
+/// BoringSSL's reason codes in an error ("CERTIFICATE_VERIFY_FAILED" → "certificate verify failed"),
+/// without its source locations.
+func tlsReasons(_ error: Error) -> String {
+    let text = "\(error)"
+    var reasons: [String] = []
+    var rest = text[...]
+    while let range = rest.range(of: "OPENSSL_internal:") {
+        let reason = rest[range.upperBound...].prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
+        let readable = reason.lowercased().replacingOccurrences(of: "_", with: " ")
+        if !reason.isEmpty && !reasons.contains(readable) { reasons.append(readable) }
+        rest = rest[range.upperBound...]
+    }
+    return reasons.isEmpty ? text : reasons.joined(separator: ", ")
 }
 
 /// One authenticated connection to a peer endpoint: frames out, the inbox in.
@@ -229,7 +272,15 @@ final class Link: @unchecked Sendable {
         self.inbox = inbox
         self.wire = wire
         inbox.resume = { [channel] in channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+        let interval = TimeAmount.milliseconds(Int64(Self.keepaliveInterval * 1000))
+        let keepalive = channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [channel] _ in
+            channel.writeAndFlush(Frame.keepalive.encoded(channel.allocator), promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in keepalive.cancel() }
     }
+
+    /// Seconds between keepalives; a peer's --timeout must be several of these.
+    static let keepaliveInterval = 0.5
 
     /// Queues `frame` for sending; with `wait`, returns once it is written to the socket (back-pressure
     /// for bulk transfers).

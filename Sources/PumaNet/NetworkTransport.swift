@@ -65,7 +65,7 @@ public final class NetworkTransport: Transport, @unchecked Sendable {
         case .success(let frame): return frame
         case .failure(.aborted(let reason)): network.stop("\(peer) stopped: \(reason)")
         case .failure(.closed(let reason)): network.stop("lost the connection to \(peer) (\(reason))")
-        case .failure(.timedOut(let seconds)): network.stop("no message from \(peer) within \(Int(seconds)) s (--timeout)")
+        case .failure(.timedOut(let seconds)): network.stop("nothing heard from \(peer) for \(Int(seconds)) s (--timeout): it is frozen or unreachable")
         }
     }
 

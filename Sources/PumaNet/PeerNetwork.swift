@@ -98,7 +98,8 @@ public final class PeerNetwork: @unchecked Sendable {
         var lastError = ""
         while channel == nil {
             do { channel = try bootstrap.connect(host: address.host, port: address.port).wait() } catch {
-                lastError = LinkHandler.describe(error)
+                lastError = (error as? NIOConnectionError)?.connectionErrors.first.map { LinkHandler.describe($0.error) }
+                    ?? LinkHandler.describe(error)
                 guard Date() < deadline else {
                     throw DeploymentError("could not connect to P\(peer) at \(address): \(lastError)")
                 }
@@ -222,7 +223,7 @@ extension LinkFailure {
         switch self {
         case .closed(let why): return why
         case .aborted(let why): return why
-        case .timedOut(let seconds): return "nothing arrived within \(Int(seconds)) s"
+        case .timedOut(let seconds): return "nothing heard for \(Int(seconds)) s"
         }
     }
 }

@@ -56,10 +56,10 @@ struct LedgerReport: Codable {
 public struct NetworkTimeouts: Sendable {
     /// How long to keep trying to reach a peer that is not listening yet (parties may start in any order).
     public var connect: Double
-    /// How long to wait for any one message during a session.
+    /// Seconds of silence (not even a keepalive) after which a peer counts as frozen or unreachable.
     public var message: Double
 
-    public init(connect: Double = 60, message: Double = 600) {
+    public init(connect: Double = 60, message: Double = 30) {
         self.connect = connect
         self.message = message
     }

@@ -9,14 +9,15 @@ struct NetworkOptions: ParsableArguments {
     @Option(name: .customLong("deployment"), parsing: .unconditional, help: "Deployment directory (from `puma deploy init`).")
     var deployment: String?
 
-    @Option(name: .customLong("timeout"), parsing: .unconditional, help: "Seconds to wait for any one message from a peer during a session.")
-    var timeout: Double = 600
+    @Option(name: .customLong("timeout"), parsing: .unconditional,
+            help: "Seconds of silence (not even a keepalive, sent every 0.5 s) after which a peer counts as frozen or unreachable.")
+    var timeout: Double = 30
 
     @Option(name: .customLong("connect-timeout"), parsing: .unconditional, help: "Seconds to keep trying to reach a peer that is not listening yet.")
     var connectTimeout: Double = 60
 
     func validate() throws {
-        guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard timeout.isFinite, timeout >= 2 else { throw ValidationError("--timeout must be at least 2 seconds (four keepalive intervals)") }
         guard connectTimeout.isFinite, connectTimeout > 0 else { throw ValidationError("--connect-timeout must be a positive number of seconds") }
         if deployment?.isEmpty == true { throw ValidationError("--deployment must name a directory") }
     }
