@@ -57,7 +57,12 @@ let package = Package(
             ]
         ),
         // One test target: its dependency on the executable makes `swift test` build `puma` for the CLI tests.
-        .testTarget(name: "PumaTests", dependencies: ["PumaCore", "PumaMPC", "PumaNN", "PumaIO", "PumaLLaMA", "PumaNet", "puma"]),
+        .testTarget(name: "PumaTests", dependencies: [
+            "PumaCore", "PumaMPC", "PumaNN", "PumaIO", "PumaLLaMA", "PumaNet", "puma",
+            // A raw TLS peer for the deployment's fault tests (frames puma itself never sends).
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -78,10 +78,12 @@ public final class PartyServer {
                 announcement = meshTransport.receiveControl(SessionAnnouncement.self, from: .party(0))
             }
         }
-        guard let taken = listener.take(timeout: timeouts.connect, where: { isDealer($0) && $0.session == announcement!.session }) else {
-            network.stop("the dealer of the session P0 announced did not reach P\(id) within \(Int(timeouts.connect)) s")
+        let deadline = Date(timeIntervalSinceNow: timeouts.connect)
+        while Date() < deadline {
+            checkMesh()
+            if let taken = listener.take(timeout: 1, where: { isDealer($0) && $0.session == announcement!.session }) { return taken }
         }
-        return taken
+        network.stop("the dealer of the session P0 announced did not reach P\(id) within \(Int(timeouts.connect)) s")
     }
 
     /// Stops if a party link failed while idle (a peer stopped between sessions).

@@ -1,4 +1,7 @@
 import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -204,10 +207,16 @@ struct DeploymentTests {
         defer { cluster.tearDown() }
         let golden = try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))
         let newTokens = golden["new_tokens"] as! Int
+        // The client's model directory holds config.json and tokenizer.model only: it never reads weights.
+        let clientModel = cluster.directory.appendingPathComponent("client-model")
+        try FileManager.default.createDirectory(at: clientModel, withIntermediateDirectories: true)
+        for name in ["config.json", "tokenizer.model"] {
+            try FileManager.default.copyItem(at: Fixtures.embeddedModel.appendingPathComponent(name), to: clientModel.appendingPathComponent(name))
+        }
         for (k, item) in (golden["greedy"] as! [[String: Any]]).enumerated() {
             let report = cluster.directory.appendingPathComponent("report\(k).json")
-            let run = try cluster.generate(["--prompt", item["prompt"] as! String, "--max-tokens", "\(newTokens)", "--ignore-eos",
-                                            "--report-json", report.path])
+            let run = try cluster.generate(["--model", clientModel.path, "--prompt", item["prompt"] as! String, "--max-tokens", "\(newTokens)",
+                                            "--ignore-eos", "--report-json", report.path])
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stdout == (item["text"] as! String) + "\n")
             let json = try Fixtures.json(report)
@@ -376,5 +385,65 @@ struct DeploymentTests {
         try cli.expectFailure(["generate", "--deployment", lonely, "--prompt", "x", "--connect-timeout", "1"], "could not connect to P0")
         try FileManager.default.removeItem(at: dir.appendingPathComponent("lonely/client-key.pem"))
         try cli.expectFailure(["generate", "--deployment", lonely, "--prompt", "x"], "client-key.pem is missing or unreadable")
+    }
+}
+
+/// A TLS peer holding one of a deployment's certificates that writes raw bytes: frames that puma
+/// itself never sends.
+final class RawTLSPeer {
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let channel: Channel
+
+    init(deployment: URL, role: String, port: Int) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(deployment.appendingPathComponent("\(role).pem").path).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: deployment.appendingPathComponent("\(role)-key.pem").path, format: .pem))
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(deployment.appendingPathComponent("ca.pem").path))
+        tls.certificateVerification = .noHostnameVerification
+        let context = try NIOSSLContext(configuration: tls)
+        channel = try ClientBootstrap(group: group).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+            }
+        }.connect(host: "127.0.0.1", port: port).wait()
+    }
+
+    /// A well-formed frame: "PUMA", kind, three zero bytes, payload length (little-endian), payload.
+    static func frame(kind: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        Array("PUMA".utf8) + [kind, 0, 0, 0] + withUnsafeBytes(of: UInt64(payload.count).littleEndian, Array.init) + payload
+    }
+
+    /// A control frame carrying `json`.
+    static func control(_ json: String) -> [UInt8] { frame(kind: 2, Array(json.utf8)) }
+
+    func write(_ bytes: [UInt8]) throws {
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        try channel.writeAndFlush(buffer).wait()
+    }
+
+    func close() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+extension DeploymentTests {
+    @Test("a garbled frame from an authenticated peer mid-session stops every party with one clear line")
+    func garbledFrame() throws {
+        let cluster = try LoopbackCluster()
+        defer { cluster.tearDown() }
+        let peer = try RawTLSPeer(deployment: cluster.deployment, role: "client", port: cluster.ports[0])
+        defer { peer.close() }
+        let config = try String(contentsOf: Fixtures.embeddedModel.appendingPathComponent("config.json"), encoding: .utf8)
+        let request = String(decoding: try JSONSerialization.data(withJSONObject: ["kind": "generate", "config": config]), as: UTF8.self)
+        try peer.write(RawTLSPeer.control(#"{"role":"client","session":"raw"}"#) + RawTLSPeer.control(request))
+        Thread.sleep(forTimeInterval: 1)  // P0 has taken the session and announced it; P1 and P2 wait for this dealer
+        try peer.write(Array("JUNK".utf8) + [2, 0, 0, 0] + [UInt8](repeating: 0, count: 8))
+        for (i, party) in cluster.parties.enumerated() {
+            #expect(party.waitForExit(20), "P\(i) did not stop")
+            #expect(party.process.terminationStatus != 0)
+            #expect(party.errorLines.count == 1 && party.errorText.contains("garbled frame"), "P\(i): \(party.errorText)")
+        }
     }
 }
