@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release).",
-        subcommands: [ProtocolsBench.self, AccuracyBench.self, GemmBench.self, GenerateBench.self]
+        subcommands: [ProtocolsBench.self, AccuracyBench.self, GemmBench.self, GenerateBench.self, TransportBench.self]
     )
 }
 
