@@ -78,8 +78,8 @@ struct DeployInitCommand: ParsableCommand {
     func run() throws {
         let directory = URL(fileURLWithPath: out)
         try Deployment.initialize(at: directory, hosts: try addresses(), days: days)
-        try Console.line("Wrote deployment \(directory.path): parties.json, ca.pem and a certificate and key per role.")
-        try Console.line("Give each machine parties.json, ca.pem and its own role's R.pem and R-key.pem; keep ca-key.pem offline.")
+        try Console.printLine("Wrote deployment \(directory.path): parties.json, ca.pem and a certificate and key per role.")
+        try Console.printLine("Give each machine parties.json, ca.pem and its own role's R.pem and R-key.pem; keep ca-key.pem offline.")
     }
 }
 
