@@ -58,6 +58,22 @@ final class Inbox: @unchecked Sendable {
         return head == frames.count ? storedFailure : nil
     }
 
+    /// Waits, as `take` does, until a frame can be taken, without taking it: success(the frame) or
+    /// the failure that `take` would report.
+    func peek(timeout: Double) -> Result<Frame, LinkFailure> {
+        condition.lock()
+        defer { condition.unlock() }
+        let waitStart = Date()
+        while true {
+            if case .aborted = storedFailure { return .failure(storedFailure!) }
+            if head < frames.count { return .success(frames[head]) }
+            if let storedFailure { return .failure(storedFailure) }
+            let silentSince = max(lastHeard, waitStart)
+            if Date().timeIntervalSince(silentSince) >= timeout { return .failure(.timedOut(timeout)) }
+            _ = condition.wait(until: min(silentSince.addingTimeInterval(timeout), Date(timeIntervalSinceNow: Link.keepaliveInterval)))
+        }
+    }
+
     /// Waits up to `seconds` for a frame (or a failure) to be ready to take.
     func hasFrame(within seconds: Double) -> Bool {
         condition.lock()

@@ -60,6 +60,20 @@ public final class NetworkTransport: Transport, @unchecked Sendable {
         }
     }
 
+    /// Like `receiveControl`, but nil when the peer has gone (closed its connection or aborted) —
+    /// for the points where a departed peer ends a session cleanly instead of breaking it.
+    public func receiveControlUnlessGone<T: Decodable>(_ type: T.Type, from peer: Endpoint) -> T? {
+        if case .failure(let failure) = link(peer).inbox.peek(timeout: timeout), failure != .timedOut(timeout) { return nil }
+        return receiveControl(type, from: peer)
+    }
+
+    /// Tells `peer` why its session ends (an abort) and closes the link; the process goes on.
+    public func dismiss(_ peer: Endpoint, reason: String) {
+        guard let link = links[peer] else { return }
+        try? link.send(.abort(reason), wait: true)
+        network.close(link)
+    }
+
     private func next(from peer: Endpoint, timeout: Double) -> Frame {
         switch link(peer).inbox.take(timeout: timeout) {
         case .success(let frame): return frame

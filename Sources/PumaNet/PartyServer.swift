@@ -11,8 +11,9 @@ import PumaNN
 /// `StoredShares`) and any number of clients' generations. P0 picks each next session and announces
 /// it to P1 and P2, so all three serve the same one.
 ///
-/// A party that loses a peer, receives an abort or a garbled frame, or waits past its timeout tells
-/// every connected peer why and stops (`PeerNetwork.stop`); its stored shares stay for a restart.
+/// A party that loses a peer mid-computation, receives an abort or a garbled frame, or hears nothing
+/// from a peer for its timeout tells every connected peer why and stops (`PeerNetwork.stop`); its
+/// stored shares stay for a restart. A client that leaves between passes ends only its session.
 public final class PartyServer {
     let id: Int
     let data: URL
@@ -153,8 +154,19 @@ public final class PartyServer {
         let party = KeySetup.party(id: id, fixedPoint: .standard, transport: transport, dealers: [.client])
         let generation = PartyGeneration(party: party, storage: storage, config: shares.configuration, siluMethod: silu)
         var passes = 0
-        while let pass = transport.receiveControl(PassCommand.self, from: .client).pass {
-            do { try generation.check(pass) } catch { network.stop("the client asked for an impossible pass: \(error)") }
+        // Between passes every party has finished the last one, so a client that leaves (or asks for
+        // a pass the model cannot take: all three parties check alike) ends only its own session.
+        while true {
+            guard let command = transport.receiveControlUnlessGone(PassCommand.self, from: .client) else {
+                log("P\(id): the client left after \(passes) passes")
+                return
+            }
+            guard let pass = command.pass else { break }
+            do { try generation.check(pass) } catch {
+                transport.dismiss(.client, reason: "P\(id) refused the pass: \(error)")
+                log("P\(id): refused a pass after \(passes): \(error)")
+                return
+            }
             generation.pass(pass)
             passes += 1
             transport.sendControl(LedgerReport(records: Ledger.grouped(party.ledger.records, depth: 1),

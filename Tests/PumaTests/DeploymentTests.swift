@@ -260,7 +260,7 @@ struct DeploymentTests {
         }
     }
 
-    @Test("a peer from another CA or claiming another role is refused; the parties keep serving")
+    @Test("a peer from another CA or claiming another role, a client for another model, a client that dies: the parties keep serving")
     func refusedPeers() throws {
         let cluster = try LoopbackCluster()
         defer { cluster.tearDown() }
@@ -294,6 +294,13 @@ struct DeploymentTests {
         run = try cluster.generate(["--model", other.path, "--prompt", Self.prompt, "--max-tokens", "4"])
         #expect(run.status != 0 && run.stdout.isEmpty)
         #expect(run.stderr.contains("differs from the model whose shares P0 holds"), "\(run.stderr)")
+
+        // A client killed mid-generation: the parties finish the pass and end its session.
+        let client = try cluster.startGenerate(["--prompt", Self.prompt, "--max-tokens", "200", "--ignore-eos"])
+        Thread.sleep(forTimeInterval: 1)
+        client.signal(SIGKILL)
+        #expect(client.waitForExit(5))
+        #expect(cluster.parties.allSatisfy { $0.waitFor("the client left", 10) }, "\(cluster.parties.map(\.errorText))")
 
         #expect(cluster.running == [0, 1, 2])
         run = try cluster.generate(["--prompt", Self.prompt, "--max-tokens", "4"])
