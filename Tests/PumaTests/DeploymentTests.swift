@@ -61,6 +61,16 @@ final class BackgroundPuma {
         return false
     }
 
+    /// Waits until stdout holds more than `characters` characters (up to `seconds`).
+    func waitForOutput(beyond characters: Int, _ seconds: Double = 60) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            if outputText.count > characters { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
     var outputText: String { (try? String(contentsOf: stdout, encoding: .utf8)) ?? "" }
     var errorText: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
     var errorLines: [Substring] { errorText.split(separator: "\n").filter { $0.hasPrefix("Error:") } }
@@ -82,14 +92,26 @@ final class LoopbackCluster {
     let ports: [Int]
     private(set) var parties: [BackgroundPuma] = []
 
-    init(timeout: Double = 60, share: Bool = true) throws {
+    /// A relay between P2 and P1 (P2 reaches P1 through it), when asked for.
+    private(set) var meshRelay: FaultyRelay?
+
+    /// - Parameter relayMesh: P2 dials P1 through a `FaultyRelay` (`meshRelay`).
+    init(timeout: Double = 60, share: Bool = true, relayMesh: Bool = false) throws {
         directory = try Fixtures.temporaryDirectory()
         deployment = directory.appendingPathComponent("deployment")
         ports = freePorts(3)
         let created = try PumaProcess(["deploy", "init", "--out", deployment.path, "--hosts", ports.map { "127.0.0.1:\($0)" }.joined(separator: ",")])
         guard created.status == 0 else { throw ClusterError("deploy init failed: \(created.stderr)") }
+        var p2Deployment = deployment
+        if relayMesh {
+            let relay = FaultyRelay(to: ports[1])
+            meshRelay = relay
+            p2Deployment = try routedCopy("p2-deployment", p1: relay.port)
+        }
         for i in 0..<3 {
-            parties.append(try BackgroundPuma(["party", "--deployment", deployment.path, "--id", "\(i)", "--timeout", "\(timeout)", "--connect-timeout", "20"],
+            parties.append(try BackgroundPuma(["party", "--deployment", (i == 2 ? p2Deployment : deployment).path, "--id", "\(i)",
+                                               "--data", deployment.appendingPathComponent("P\(i)-data").path,
+                                               "--timeout", "\(timeout)", "--connect-timeout", "20"],
                                               in: directory, name: "P\(i)"))
         }
         for (i, party) in parties.enumerated() where !party.waitFor("serving", 30) {
@@ -98,6 +120,15 @@ final class LoopbackCluster {
         if share {
             let owner = try PumaProcess(["owner", "--deployment", deployment.path])
             guard owner.status == 0 else { throw ClusterError("puma owner failed: \(owner.stderr)") }
+        }
+    }
+
+    /// A copy of the deployment directory in which P1's address is `p1` (a relay's port).
+    func routedCopy(_ name: String, p1 port: Int) throws -> URL {
+        try clientCopy(name) { dir in
+            let url = dir.appendingPathComponent("parties.json")
+            let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: "\(ports[1])", with: "\(port)")
+            try text.write(to: url, atomically: true, encoding: .utf8)
         }
     }
 
@@ -121,6 +152,7 @@ final class LoopbackCluster {
 
     func tearDown() {
         parties.forEach { $0.stop() }
+        meshRelay?.close()
         try? FileManager.default.removeItem(at: directory)
     }
 }
@@ -160,7 +192,13 @@ final class FaultyRelay: @unchecked Sendable {
                 server.sin_family = sa_family_t(AF_INET)
                 server.sin_addr.s_addr = inet_addr("127.0.0.1")
                 server.sin_port = UInt16(target).bigEndian
-                _ = withUnsafePointer(to: &server) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(outbound, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                for _ in 0..<200 {  // the target may not listen yet
+                    let connected = withUnsafePointer(to: &server) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(outbound, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+                    }
+                    if connected { break }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
                 lock.lock(); sockets += [inbound, outbound]; lock.unlock()
                 Thread.detachNewThread { self.pump(from: inbound, to: outbound) }
                 Thread.detachNewThread { self.pump(from: outbound, to: inbound) }
@@ -297,7 +335,7 @@ struct DeploymentTests {
 
         // A client killed mid-generation: the parties finish the pass and end its session.
         let client = try cluster.startGenerate(["--prompt", Self.prompt, "--max-tokens", "200", "--ignore-eos"])
-        Thread.sleep(forTimeInterval: 1)
+        #expect(client.waitForOutput(beyond: Self.prompt.count + 10))
         client.signal(SIGKILL)
         #expect(client.waitForExit(5))
         #expect(cluster.parties.allSatisfy { $0.waitFor("the client left", 10) }, "\(cluster.parties.map(\.errorText))")
@@ -316,7 +354,7 @@ struct DeploymentTests {
         try inject(cluster, try cluster.startGenerate(["--prompt", Self.prompt, "--max-tokens", "200", "--ignore-eos"]))
     }
 
-    @Test("a killed party, a hung party, a dropped and a garbled connection end every process with one clear line")
+    @Test("a killed party, a hung party, a dropped and a garbled connection between parties end every process with one clear line")
     func faults() throws {
         // Every process must end within `bound` seconds with one error line, and the client must not
         // end as if it had finished.
@@ -332,36 +370,43 @@ struct DeploymentTests {
         }
         // P1 killed mid-generation.
         try withLongGeneration { cluster, client in
-            Thread.sleep(forTimeInterval: 1)
+            #expect(client.waitForOutput(beyond: Self.prompt.count + 10))
             cluster.parties[1].signal(SIGKILL)
             check(cluster, client, mentioning: "P1")
         }
         // P2 hangs (stopped): the others give up after their --timeout; P2, resumed, finds itself alone.
         try withLongGeneration(timeout: 3) { cluster, client in
-            Thread.sleep(forTimeInterval: 1)
+            #expect(client.waitForOutput(beyond: Self.prompt.count + 10))
             cluster.parties[2].signal(SIGSTOP)
             #expect(client.waitForExit(20))
             #expect(client.errorText.contains("nothing heard from P2 for 3 s"), "client: \(client.errorText)")
             cluster.parties[2].signal(SIGCONT)
             check(cluster, client, mentioning: "P2")
         }
-        // The client's connection to P1 dropped, then garbled, by the network.
-        for (fault, text) in [(FaultyRelay.Fault.drop, "P1"), (.garble, "P1")] {
-            let cluster = try LoopbackCluster()
+        // The connection between P2 and P1 dropped, then garbled, by the network.
+        for fault in [FaultyRelay.Fault.drop, .garble] {
+            let cluster = try LoopbackCluster(relayMesh: true)
             defer { cluster.tearDown() }
-            let relay = FaultyRelay(to: cluster.ports[1])
-            defer { relay.close() }
-            let routed = try cluster.clientCopy("routed") { dir in
-                let url = dir.appendingPathComponent("parties.json")
-                let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: "\(cluster.ports[1])", with: "\(relay.port)")
-                try text.write(to: url, atomically: true, encoding: .utf8)
-            }
-            let client = try cluster.startGenerate(["--prompt", Self.prompt, "--max-tokens", "200", "--ignore-eos"], deployment: routed)
-            Thread.sleep(forTimeInterval: 1)
-            relay.inject(fault)
-            check(cluster, client, mentioning: text)
+            let client = try cluster.startGenerate(["--prompt", Self.prompt, "--max-tokens", "200", "--ignore-eos"])
+            #expect(client.waitForOutput(beyond: Self.prompt.count + 10))
+            cluster.meshRelay!.inject(fault)
+            check(cluster, client, mentioning: "P")
             #expect(cluster.running.isEmpty)
         }
+        // The client's connection to P1 dropped: the client stops with one line; the parties end its
+        // session (P1 finishes the pass without it) and keep serving.
+        let cluster = try LoopbackCluster()
+        defer { cluster.tearDown() }
+        let relay = FaultyRelay(to: cluster.ports[1])
+        defer { relay.close() }
+        let client = try cluster.startGenerate(["--prompt", Self.prompt, "--max-tokens", "200", "--ignore-eos"],
+                                               deployment: try cluster.routedCopy("routed", p1: relay.port))
+        #expect(client.waitForOutput(beyond: Self.prompt.count + 10))
+        relay.inject(.drop)
+        #expect(client.waitForExit(20))
+        #expect(client.process.terminationStatus != 0 && client.errorLines.count == 1 && client.errorText.contains("P1"), "\(client.errorText)")
+        #expect(cluster.parties.allSatisfy { $0.waitFor("the client left", 10) }, "\(cluster.parties.map(\.errorText))")
+        #expect(cluster.running == [0, 1, 2])
     }
 
     @Test("bad deployment options and directories give one clear line")
@@ -408,11 +453,45 @@ final class RawTLSPeer {
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(deployment.appendingPathComponent("ca.pem").path))
         tls.certificateVerification = .noHostnameVerification
         let context = try NIOSSLContext(configuration: tls)
+        let received = self.received
         channel = try ClientBootstrap(group: group).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                try channel.pipeline.syncOperations.addHandlers([try NIOSSLClientHandler(context: context, serverHostname: nil), Collector(received)])
             }
         }.connect(host: "127.0.0.1", port: port).wait()
+    }
+
+    /// Everything the party sent back, as text (frames' JSON payloads are readable in it).
+    private let received = Received()
+
+    final class Received: @unchecked Sendable {
+        let lock = NSLock()
+        var bytes: [UInt8] = []
+    }
+
+    final class Collector: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        let received: Received
+        init(_ received: Received) { self.received = received }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            received.lock.lock()
+            received.bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
+            received.lock.unlock()
+        }
+    }
+
+    /// Waits until what the party sent back contains `text` (up to `seconds`).
+    func waitFor(_ text: String, _ seconds: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            received.lock.lock()
+            let seen = String(decoding: received.bytes, as: UTF8.self)
+            received.lock.unlock()
+            if seen.contains(text) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
     }
 
     /// A well-formed frame: "PUMA", kind, three zero bytes, payload length (little-endian), payload.
@@ -445,7 +524,8 @@ extension DeploymentTests {
         let config = try String(contentsOf: Fixtures.embeddedModel.appendingPathComponent("config.json"), encoding: .utf8)
         let request = String(decoding: try JSONSerialization.data(withJSONObject: ["kind": "generate", "config": config]), as: UTF8.self)
         try peer.write(RawTLSPeer.control(#"{"role":"client","session":"raw"}"#) + RawTLSPeer.control(request))
-        Thread.sleep(forTimeInterval: 1)  // P0 has taken the session and announced it; P1 and P2 wait for this dealer
+        // P0's verdict: it has taken the session and announced it; P1 and P2 wait for this dealer.
+        #expect(peer.waitFor("storedParameters", 30))
         try peer.write(Array("JUNK".utf8) + [2, 0, 0, 0] + [UInt8](repeating: 0, count: 8))
         for (i, party) in cluster.parties.enumerated() {
             #expect(party.waitForExit(20), "P\(i) did not stop")
