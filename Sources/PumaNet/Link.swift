@@ -58,20 +58,54 @@ final class Inbox: @unchecked Sendable {
         return head == frames.count ? storedFailure : nil
     }
 
-    /// Waits, as `take` does, until a frame can be taken, without taking it: success(the frame) or
-    /// the failure that `take` would report.
+    /// When anything (a keepalive included) last arrived.
+    private var lastHeard = Date()
+
+    /// Notes that the peer is alive (any frame arrived).
+    func heard() {
+        condition.lock()
+        lastHeard = Date()
+        condition.unlock()
+    }
+
+    /// Waits (the lock held) until the next frame can be taken; returns why not when it cannot (an
+    /// abort is reported as soon as it arrives, before older frames). Times out only when nothing at
+    /// all — not even a keepalive — arrived for `timeout` seconds.
+    private func awaitFrame(timeout: Double) -> LinkFailure? {
+        let waitStart = Date()
+        while true {
+            if case .aborted = storedFailure { return storedFailure }
+            if head < frames.count { return nil }
+            if let storedFailure { return storedFailure }
+            let silentSince = max(lastHeard, waitStart)
+            if Date().timeIntervalSince(silentSince) >= timeout { return .timedOut(timeout) }
+            _ = condition.wait(until: min(silentSince.addingTimeInterval(timeout), Date(timeIntervalSinceNow: Link.keepaliveInterval)))
+        }
+    }
+
+    /// The next frame, or why there is none (see `awaitFrame`).
+    func take(timeout: Double) -> Result<Frame, LinkFailure> {
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure = awaitFrame(timeout: timeout) { return .failure(failure) }
+        let frame = frames[head]
+        frames[head] = .words([])
+        head += 1
+        if head == frames.count { frames.removeAll(keepingCapacity: true); head = 0 }
+        queuedBytes -= frame.payloadBytes
+        if paused && queuedBytes < Self.pauseBytes / 2 {
+            paused = false
+            resume?()
+        }
+        return .success(frame)
+    }
+
+    /// What `take` would return, without taking the frame.
     func peek(timeout: Double) -> Result<Frame, LinkFailure> {
         condition.lock()
         defer { condition.unlock() }
-        let waitStart = Date()
-        while true {
-            if case .aborted = storedFailure { return .failure(storedFailure!) }
-            if head < frames.count { return .success(frames[head]) }
-            if let storedFailure { return .failure(storedFailure) }
-            let silentSince = max(lastHeard, waitStart)
-            if Date().timeIntervalSince(silentSince) >= timeout { return .failure(.timedOut(timeout)) }
-            _ = condition.wait(until: min(silentSince.addingTimeInterval(timeout), Date(timeIntervalSinceNow: Link.keepaliveInterval)))
-        }
+        if let failure = awaitFrame(timeout: timeout) { return .failure(failure) }
+        return .success(frames[head])
     }
 
     /// Waits up to `seconds` for a frame (or a failure) to be ready to take.
@@ -83,43 +117,6 @@ final class Inbox: @unchecked Sendable {
             if !condition.wait(until: deadline) { break }
         }
         return head < frames.count || storedFailure != nil
-    }
-
-    /// When anything (a keepalive included) last arrived.
-    private var lastHeard = Date()
-
-    /// Notes that the peer is alive (any frame arrived).
-    func heard() {
-        condition.lock()
-        lastHeard = Date()
-        condition.unlock()
-    }
-
-    /// The next frame, or why there is none (an abort is reported as soon as it arrives, before older
-    /// frames). Times out only when nothing at all — not even a keepalive — arrived for `timeout` seconds.
-    func take(timeout: Double) -> Result<Frame, LinkFailure> {
-        condition.lock()
-        defer { condition.unlock() }
-        let waitStart = Date()
-        while true {
-            if case .aborted = storedFailure { return .failure(storedFailure!) }
-            if head < frames.count {
-                let frame = frames[head]
-                frames[head] = .words([])
-                head += 1
-                if head == frames.count { frames.removeAll(keepingCapacity: true); head = 0 }
-                queuedBytes -= frame.payloadBytes
-                if paused && queuedBytes < Self.pauseBytes / 2 {
-                    paused = false
-                    resume?()
-                }
-                return .success(frame)
-            }
-            if let storedFailure { return .failure(storedFailure) }
-            let silentSince = max(lastHeard, waitStart)
-            if Date().timeIntervalSince(silentSince) >= timeout { return .failure(.timedOut(timeout)) }
-            _ = condition.wait(until: min(silentSince.addingTimeInterval(timeout), Date(timeIntervalSinceNow: Link.keepaliveInterval)))
-        }
     }
 }
 

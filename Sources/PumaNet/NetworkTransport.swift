@@ -88,7 +88,8 @@ public final class NetworkTransport: Transport, @unchecked Sendable {
         return LinkHandler.describe(error)
     }
 
-    /// Wire bytes sent and received on this transport's links so far (TLS included).
+    /// Wire bytes sent and received on this transport's links so far (TLS included; links shared
+    /// with earlier sessions count from their start: take differences).
     public var wireBytes: (sent: Int, received: Int) {
         links.values.reduce((0, 0)) { ($0.0 + $1.wire.totals.sent, $0.1 + $1.wire.totals.received) }
     }

@@ -150,7 +150,7 @@ public final class PartyServer {
         transport.sendControl(SessionVerdict(refusal: refusal, storedParameters: shares?.manifest.parameters), to: .client)
         guard transport.receiveControl(SessionDecision.self, from: .client).go, let shares, let storage, let silu else { return }
 
-        let wireBefore = network.wireBytes.sent
+        let wireBefore = transport.wireBytes.sent
         let party = KeySetup.party(id: id, fixedPoint: .standard, transport: transport, dealers: [.client])
         let generation = PartyGeneration(party: party, storage: storage, config: shares.configuration, siluMethod: silu)
         var passes = 0
@@ -170,7 +170,7 @@ public final class PartyServer {
             generation.pass(pass)
             passes += 1
             transport.sendControl(LedgerReport(records: Ledger.grouped(party.ledger.records, depth: 1),
-                                               wireBytesSent: network.wireBytes.sent - wireBefore), to: .client)
+                                               wireBytesSent: transport.wireBytes.sent - wireBefore), to: .client)
         }
         log("P\(id): \(passes) secure passes")
     }

@@ -62,13 +62,6 @@ public final class PeerNetwork: @unchecked Sendable {
         link.close()
     }
 
-    /// Wire bytes (TLS records included) sent and received on every link so far.
-    public var wireBytes: (sent: Int, received: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return links.reduce((0, 0)) { ($0.0 + $1.wire.totals.sent, $0.1 + $1.wire.totals.received) }
-    }
-
     private func pipeline(_ channel: Channel, ssl: ChannelHandler, wire: WireCounter, handler: LinkHandler) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandlers([wire, ssl, ByteToMessageHandler(FrameDecoder()), handler])
@@ -210,7 +203,9 @@ final class Listener: @unchecked Sendable {
         defer { condition.unlock() }
         let deadline = Date(timeIntervalSinceNow: timeout)
         while true {
-            waiting.removeAll { !$0.link.channel.isActive }
+            let gone = waiting.filter { !$0.link.channel.isActive }
+            gone.forEach { network.close($0.link) }
+            waiting.removeAll { entry in gone.contains { $0.link === entry.link } }
             if let i = waiting.firstIndex(where: { matches($0.hello) }) { return waiting.remove(at: i) }
             if !condition.wait(until: deadline) { return nil }
         }
