@@ -35,6 +35,11 @@ public final class PartyServer {
         network = try PeerNetwork(deployment: deployment, local: .party(id), onFailure: onFailure)
     }
 
+    /// Tells every peer this party is going away (an operator's SIGTERM or Ctrl-C): they stop too.
+    public func shutDown(_ reason: String) {
+        network.abortAll("P\(id) was \(reason)")
+    }
+
     /// Connects the parties and serves sessions; returns only through `onFailure` (or the process's end).
     public func run() throws -> Never {
         let id = self.id

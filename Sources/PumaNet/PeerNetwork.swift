@@ -34,6 +34,13 @@ public final class PeerNetwork: @unchecked Sendable {
     /// Ends the process's part in the deployment: sends `reason` as an abort on every open link
     /// (waiting at most a second for them to go out), closes them, and calls `onFailure`.
     public func stop(_ reason: String) -> Never {
+        abortAll(reason)
+        onFailure(reason)
+    }
+
+    /// Sends `reason` as an abort on every open link (waiting at most a second for them to go out)
+    /// and closes them: the peers stop, naming this endpoint and the reason.
+    public func abortAll(_ reason: String) {
         lock.lock()
         let open = links
         lock.unlock()
@@ -45,7 +52,6 @@ public final class PeerNetwork: @unchecked Sendable {
             _ = done.wait(timeout: .now() + max(0, deadline.timeIntervalSinceNow))
         }
         open.forEach { $0.close() }
-        onFailure(reason)
     }
 
     func register(_ link: Link) {

@@ -107,7 +107,20 @@ struct PartyCommand: ParsableCommand {
         let directory = data.map { URL(fileURLWithPath: $0) } ?? deployment.directory.appendingPathComponent("P\(id)-data")
         let server = try PartyServer(deployment: deployment, id: id, data: directory, timeouts: network.timeouts,
                                      log: { try? Console.line($0) }, onFailure: NetworkOptions.stop)
-        try server.run()
+        // SIGTERM or Ctrl-C: tell the peers (they stop with that reason), then exit 0.
+        let id = self.id
+        let handlers = [SIGTERM, SIGINT].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                server.shutDown("shut down by its operator (\(signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"))")
+                try? Console.line("P\(id): shut down")
+                Foundation.exit(0)
+            }
+            source.resume()
+            return source
+        }
+        try withExtendedLifetime(handlers) { try server.run() }
     }
 }
 

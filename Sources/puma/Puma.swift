@@ -16,6 +16,12 @@ struct Puma: ParsableCommand {
     static func main() {
         // A reader that goes away (`puma … | head`) then shows as EPIPE, reported by `Console`.
         signal(SIGPIPE, SIG_IGN)
+        // A parent may have left SIGTERM, SIGINT or SIGHUP blocked (test runners do): the parties'
+        // shutdown and the default Ctrl-C must work whoever started us.
+        var stopping = sigset_t()
+        sigemptyset(&stopping)
+        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stopping, s) }
+        pthread_sigmask(SIG_UNBLOCK, &stopping, nil)
         main(nil)
     }
 }

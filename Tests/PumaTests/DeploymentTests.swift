@@ -114,12 +114,17 @@ final class LoopbackCluster {
                                                "--timeout", "\(timeout)", "--connect-timeout", "20"],
                                               in: directory, name: "P\(i)"))
         }
-        for (i, party) in parties.enumerated() where !party.waitFor("serving", 30) {
-            throw ClusterError("P\(i) did not start: \(party.errorText)")
-        }
-        if share {
-            let owner = try PumaProcess(["owner", "--deployment", deployment.path])
-            guard owner.status == 0 else { throw ClusterError("puma owner failed: \(owner.stderr)") }
+        do {
+            for (i, party) in parties.enumerated() where !party.waitFor("serving", 30) {
+                throw ClusterError("P\(i) did not start: \(party.errorText)")
+            }
+            if share {
+                let owner = try PumaProcess(["owner", "--deployment", deployment.path])
+                guard owner.status == 0 else { throw ClusterError("puma owner failed: \(owner.stderr)") }
+            }
+        } catch {
+            tearDown()  // no party outlives a cluster that failed to start
+            throw error
         }
     }
 
@@ -282,6 +287,15 @@ struct DeploymentTests {
         }
         // Parties serve any number of sessions and keep running.
         #expect(cluster.running == [0, 1, 2])
+        defer {
+            // An operator stops P0 (SIGTERM): it exits 0 and the others stop, naming it.
+            cluster.parties[0].process.terminate()
+            #expect(cluster.parties[0].waitForExit(10) && cluster.parties[0].process.terminationStatus == 0)
+            for party in cluster.parties[1...] {
+                #expect(party.waitForExit(10) && party.process.terminationStatus == 1)
+                #expect(party.errorLines.count == 1 && party.errorText.contains("P0 was shut down by its operator (SIGTERM)"), "\(party.errorText)")
+            }
+        }
         // What each party keeps: P0 seeds only, P1 and P2 x2 (8 bytes per parameter), keys owner-only.
         let parameters = (try Fixtures.json(cluster.deployment.appendingPathComponent("P1-data/shares.json")))["parameters"] as! Int
         for i in 0..<3 {
