@@ -68,15 +68,28 @@ final class Inbox: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Yields this many times before sleeping on the condition, as `InMemoryNetwork`'s mailboxes do:
+    /// a reply usually comes within microseconds, and waking a sleeping thread costs tens of them
+    /// (measured over loopback, kjv-1m 16 tokens: 2.5 s against 2.9 s, medians of 6).
+    static let spinLimit = 64
+
     /// Waits (the lock held) until the next frame can be taken; returns why not when it cannot (an
     /// abort is reported as soon as it arrives, before older frames). Times out only when nothing at
     /// all — not even a keepalive — arrived for `timeout` seconds.
     private func awaitFrame(timeout: Double) -> LinkFailure? {
+        var spins = 0
         let waitStart = Date()
         while true {
             if case .aborted = storedFailure { return storedFailure }
             if head < frames.count { return nil }
             if let storedFailure { return storedFailure }
+            if spins < Inbox.spinLimit {
+                spins += 1
+                condition.unlock()
+                sched_yield()
+                condition.lock()
+                continue
+            }
             let silentSince = max(lastHeard, waitStart)
             if Date().timeIntervalSince(silentSince) >= timeout { return .timedOut(timeout) }
             _ = condition.wait(until: min(silentSince.addingTimeInterval(timeout), Date(timeIntervalSinceNow: Link.keepaliveInterval)))
