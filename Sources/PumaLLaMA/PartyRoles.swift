@@ -7,7 +7,7 @@ import PumaNN
 /// parties, as it is in the simulation (the number of new tokens is each pass's size).
 public struct PassRequest: Codable, Sendable, Equatable {
     public var tokens: Int
-    /// 0 for greedy; otherwise the client shares Gumbel noise after the one-hot rows.
+    /// 0 for greedy; otherwise (the CLI's Float, widened) the client shares Gumbel noise after the one-hot rows.
     public var temperature: Double
     /// The next token is chosen among ids below this.
     public var choosable: Int
@@ -46,8 +46,9 @@ public final class PartyGeneration {
         guard (1...config.vocabSize).contains(request.choosable) else {
             throw RequestRefused("choosable ids \(request.choosable) outside 1…\(config.vocabSize)")
         }
-        guard request.temperature == 0 || (0.01...100).contains(request.temperature) else {
-            throw RequestRefused("temperature \(request.temperature) outside 0 or [0.01, 100]")
+        let range = GumbelMax.temperatureRange
+        guard request.temperature == 0 || range.contains(Float(request.temperature)) else {
+            throw RequestRefused("temperature \(request.temperature) outside 0 or [\(range.lowerBound), \(range.upperBound)]")
         }
     }
 

@@ -178,6 +178,12 @@ struct ClientRandom: RandomNumberGenerator {
 /// uniform in (0, 1), is distributed as softmax(logits/T) (Gumbel 1954; the usual "Gumbel-max
 /// trick"). The client draws and secret-shares g, so only the chosen index is ever opened.
 public enum GumbelMax {
+    /// Temperatures the fixed-point engine can hold: logits/T must stay far inside the truncation's
+    /// domain (|x| < 2^62 before dividing by 2^18, so |logit|/T < 2^26) and 1/T must keep its
+    /// precision (at T = 100 it is encoded within 0.02 %). Below 0.01 sampling is greedy decoding in
+    /// all but name.
+    public static let temperatureRange: ClosedRange<Float> = 0.01...100
+
     /// `count` fixed-point Gumbel(0, 1) samples.
     public static func noise<R: RandomNumberGenerator>(count: Int, fixedPoint: FixedPoint, using random: inout R) -> [UInt64] {
         (0..<count).map { _ in

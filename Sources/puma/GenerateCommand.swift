@@ -60,18 +60,13 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("report-json"), parsing: .unconditional, help: "Write a machine-readable report of the run to this file.")
     var reportJSON: String?
 
-    /// Temperatures the fixed-point engine can hold (see `validate`).
-    static let temperatureRange: ClosedRange<Float> = 0.01...100
-
     func validate() throws {
         if let reportJSON { try OutputFile.checkWritable(reportJSON, option: "--report-json") }
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be a finite number ≥ 0") }
-        // In fixed point, logits/T must stay far inside the truncation's domain (|x| < 2^62 before
-        // dividing by 2^18, so |logit|/T < 2^26) and 1/T must keep its precision (at T = 100 it is
-        // encoded within 0.02 %). Below 0.01 sampling is greedy decoding in all but name.
-        if temperature > 0 && !(Self.temperatureRange).contains(temperature) {
-            throw ValidationError("--temperature must be 0 (greedy) or lie in [\(Self.temperatureRange.lowerBound), \(Self.temperatureRange.upperBound)], got \(temperature)")
+        let range = GumbelMax.temperatureRange  // what fixed-point logits/T can hold
+        if temperature > 0 && !range.contains(temperature) {
+            throw ValidationError("--temperature must be 0 (greedy) or lie in [\(range.lowerBound), \(range.upperBound)], got \(temperature)")
         }
         guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must lie in (0, 1]") }
         if mode != .plain && topP < 1 {
