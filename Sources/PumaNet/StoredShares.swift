@@ -144,8 +144,12 @@ final class StoredWeightStorage: WeightShareStorage, @unchecked Sendable {
         precondition(block.count <= WeightSharing.maxBlockElements, "blocks hold at most \(WeightSharing.maxBlockElements) elements")
         for (slot, j) in components.enumerated() {
             if j == 2, let mapping {
-                let x2 = mapping.assumingMemoryBound(to: UInt64.self) + tensorOffsets[block.tensor]
+                let x2 = UnsafePointer(mapping.assumingMemoryBound(to: UInt64.self)) + tensorOffsets[block.tensor]
                 let width = block.columns.count
+                if width == block.rowLength {  // whole rows are contiguous in the file: no copy
+                    body(slot, x2 + block.rows.lowerBound * width)
+                    continue
+                }
                 for (r, row) in block.rows.enumerated() {
                     (buffer + r * width).update(from: x2 + row * block.rowLength + block.columns.lowerBound, count: width)
                 }
@@ -156,9 +160,11 @@ final class StoredWeightStorage: WeightShareStorage, @unchecked Sendable {
         }
     }
 
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     func finished(tensor: Int) {
         guard let mapping else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = Self.pageSize
         let start = 8 * tensorOffsets[tensor] / page * page
         let end = min(mappedBytes, 8 * (tensorOffsets[tensor] + tensorSizes[tensor]))
         if end > start { madvise(mapping + start, end - start, MADV_DONTNEED) }

@@ -88,7 +88,7 @@ struct GenerateCommand: ParsableCommand {
         let configText: String
         let configuration: LlamaConfiguration
         let tokenizer: Tokenizer
-        var choosableTokens: Int { min(configuration.vocabSize, tokenizer.pieceCount) }
+        var choosableTokens: Int { LlamaModel.choosableTokens(configuration, tokenizer) }
 
         init(directory: URL) throws {
             let url = directory.appendingPathComponent("config.json")
@@ -96,10 +96,7 @@ struct GenerateCommand: ParsableCommand {
             configText = String(decoding: data, as: UTF8.self)
             configuration = try LlamaConfiguration.parse(data, file: url.path)
             tokenizer = try Tokenizer(url: directory.appendingPathComponent("tokenizer.model"))
-            if tokenizer.pieceCount > configuration.vocabSize {
-                throw PumaIOError.invalidValue(file: "config.json", key: "vocab_size",
-                    reason: "\(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.pieceCount) pieces")
-            }
+            try LlamaModel.check(tokenizer, fits: configuration)
         }
     }
 

@@ -7,23 +7,23 @@ import Testing
 import Glibc
 #endif
 
+/// A TCP socket bound to a free port on 127.0.0.1, and that port.
+func boundLoopbackSocket() -> (socket: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
 /// Free TCP ports on loopback: bound to port 0 together (so they differ), then released.
 func freePorts(_ n: Int) -> [Int] {
-    var sockets: [Int32] = [], ports: [Int] = []
-    for _ in 0..<n {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        ports.append(Int(UInt16(bigEndian: address.sin_port)))
-        sockets.append(fd)
-    }
-    sockets.forEach { close($0) }
-    return ports
+    let bound = (0..<n).map { _ in boundLoopbackSocket() }
+    bound.forEach { close($0.socket) }
+    return bound.map(\.port)
 }
 
 /// A `puma` process running in the background, its output in files.
@@ -178,15 +178,9 @@ final class FaultyRelay: @unchecked Sendable {
     private var sockets: [Int32] = []
 
     init(to target: Int) {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = boundLoopbackSocket()
         self.listener = listener
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         listen(listener, 4)
         Thread.detachNewThread { [self] in
             while true {
