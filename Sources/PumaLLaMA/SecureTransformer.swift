@@ -269,7 +269,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         let f = b.fixedPoint.fractionalBits
         let (dim, vocab) = (c.hiddenSize, c.vocabSize)
         precondition(length + t <= c.maxPositionEmbeddings, "context overflow")
-        let layout = PassLayout(config: c, rope: rope, start: length, count: t)
+        let layout = PassLayout(config: c, fractionalBits: f, rope: rope, start: length, count: t)
 
         // embed: one-hot rows (shared by the client) × embedding matrix; integers, so no truncation.
         var x = b.scope("embedding") {
@@ -294,12 +294,17 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
             let h2 = NonLinear.rmsNorm(b, x, dim: dim, eps: c.rmsNormEps)
             trace(h2)
-            let gateUp = b.scope("gate_up_proj") { io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
-            let act = b.scope("silu_mul") {
-                b.mulFixed(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
+            // gate at f fractional bits, up at `upBits` (one truncation for both, gate's product scaled
+            // up first); SiLU(gate)·up is then left untruncated at f + upBits bits for down_proj's truncation.
+            let upBits = PassLayout.upBits
+            let gateUp = b.scope("gate_up_proj") {
+                io.weightProduct(h2, w.gateUp, layout: .outputRows, m: t, truncatingBy: 2 * f - upBits, then: layout.gateScale)
             }
-            trace(act)
-            let down = b.scope("down_proj") { io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
+            let act = b.scope("silu_mul") {
+                b.mul(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
+            }
+            if options.trace { trace(b.scope("trace") { b.truncate(act, bits: upBits) }) }
+            let down = b.scope("down_proj") { io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingBy: f + upBits, then: nil) }
             x = b.add(x, down)
             trace(x)
             progress?(l + 1)
@@ -358,6 +363,14 @@ struct PassLayout {
     /// reported by the cleartext twin otherwise. Coefficient rounding: 2^−17, 1e−4 relative for q's.
     static let ropeBits = 16
 
+    /// Fractional bits of up in the MLP: gate_up's product is truncated by 2f − upBits, gate's first
+    /// scaled by 2^(f − upBits) (`gateScale`), so gate keeps f bits and up 12 (resolution 2.4e−4);
+    /// SiLU(gate)·up then needs no truncation of its own (a reshare, 3 words, instead of 7.33) and
+    /// carries f + 12 bits into down_proj, which truncates by f + 12: its outputs must stay below
+    /// 2^(62 − 2f − 12) = 2^14 = 16,384 in magnitude (6× LLaMA-2-7B's largest activations, about
+    /// 2,600; the cleartext twin reports any beyond).
+    static let upBits = 12
+
     let count: Int
     let total: Int
     /// Columns of q, k, v in the stacked qkv projection, and of gate and up in gate_up; row-major over tokens.
@@ -365,13 +378,15 @@ struct PassLayout {
     /// RoPE on the stacked qkv product (x·cos + rotate_half(x)·sin on q and k, ×1 on v), coefficients
     /// at `ropeBits`; the query's carry the attention scale 1/√headDim, so scores need no extra step.
     let rope: PublicLinearMap
+    /// gate's columns of the stacked gate_up product × 2^(f − upBits), up's × 1 (see `upBits`).
+    let gateScale: PublicLinearMap
     /// Per query head: its [count × headDim] block of q. Per kv head: its [total × headDim] block of the cache.
     let queryHeads, cacheHeads: [[Int]]
     /// Causal mask: the visible scores of [heads][count × total], row lengths, the way back (masked
     /// places point past the end, at a public zero), and [heads][count × headDim] → [count × heads·headDim].
     let visibleScores, visibleLengths, scatterProbabilities, mergeHeads: [Int]
 
-    init(config c: LlamaConfiguration, rope: RotaryTables, start: Int, count t: Int) {
+    init(config c: LlamaConfiguration, fractionalBits f: Int, rope: RotaryTables, start: Int, count t: Int) {
         let (heads, kvHeads, headDim, ffn) = (c.numAttentionHeads, c.numKeyValueHeads, c.headDim, c.intermediateSize)
         let (qDim, kvDim) = (heads * headDim, kvHeads * headDim)
         let total = start + t
@@ -404,6 +419,9 @@ struct PassLayout {
             }
         }
         self.rope = map
+        var gateScale = PublicLinearMap(count: t * 2 * ffn, scale: 1)
+        for e in gateColumns { gateScale.factor[e] = UInt64(1) << UInt64(f - Self.upBits) }
+        self.gateScale = gateScale
 
         queryHeads = (0..<heads).map { h in columns(width: qDim, offset: h * headDim, count: headDim) }
         cacheHeads = (0..<kvHeads).map { g in (0..<total).flatMap { r in (0..<headDim).map { r * kvDim + g * headDim + $0 } } }

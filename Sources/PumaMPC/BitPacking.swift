@@ -43,6 +43,16 @@ enum BitPacking {
         return BooleanShares(first: tops(x.first), second: tops(x.second))
     }
 
+    /// Bit 0 of word i → stream bit i (⌈count/64⌉ words): single bits packed densely.
+    static func pack(_ x: BooleanShares) -> BooleanShares {
+        func gather(_ v: [UInt64]) -> [UInt64] {
+            var packed = [UInt64](repeating: 0, count: (v.count + 63) / 64)
+            for (i, word) in v.enumerated() { packed[i / 64] |= (word & 1) << UInt64(i % 64) }
+            return packed
+        }
+        return BooleanShares(first: gather(x.first), second: gather(x.second))
+    }
+
     /// Stream bit i → bit 0 of word i, for the first `count` bits.
     static func unpack(_ x: BooleanShares, count: Int) -> BooleanShares {
         func spread(_ v: [UInt64]) -> [UInt64] { (0..<count).map { (v[$0 / 64] >> UInt64($0 % 64)) & 1 } }

@@ -64,6 +64,9 @@ public protocol FixedPointBackend {
     func max(_ x: Value, rows: Int, cols: Int) -> Value
     /// Row maxima at most ⌈log2 cols⌉·2^(32−k) (encoded) below the true ones (see `Party.maxCoarse`).
     func maxCoarse(_ x: Value, rows: Int, cols: Int, scaleBits: Int) -> Value
+    /// Maxima of ragged rows (at most `Party.tournamentWidth` long) and each element's 0/1
+    /// [x + margin ≥ its row's maximum] (see `Party.maxAndNear`).
+    func maxAndNear(_ x: Value, lengths: [Int], margin: UInt64) -> (maxima: Value, near: Value)
     func argmax(_ x: Value, rows: Int, cols: Int) -> (values: Value, indices: Value)
 
     /// Attributes the cost of `body` to `name` (in the clear: names where a range violation happened).
@@ -305,6 +308,20 @@ public struct CleartextBackend: FixedPointBackend {
             if overflow || spread >= bound { monitor.note(.domain, 1, "values 2^\(63 - k) apart in a coarse max") }
         }
         return max(x, rows: rows, cols: cols)
+    }
+    public func maxAndNear(_ x: [UInt64], lengths: [Int], margin: UInt64) -> (maxima: [UInt64], near: [UInt64]) {
+        var maxima: [UInt64] = [], near: [UInt64] = [], start = 0
+        for l in lengths {
+            let row = x[start..<(start + l)].map(Ring.signed)
+            let top = row.max()!
+            if let monitor, row.contains(where: { top.subtractingReportingOverflow($0).overflow }) {
+                monitor.note(.comparison, 1, "values 2^63 apart in a max")
+            }
+            maxima.append(UInt64(bitPattern: top))
+            near += row.map { $0 &+ Int64(bitPattern: margin) >= top ? 1 : 0 }
+            start += l
+        }
+        return (maxima, near)
     }
     public func argmax(_ x: [UInt64], rows: Int, cols: Int) -> (values: [UInt64], indices: [UInt64]) {
         var values: [UInt64] = [], indices: [UInt64] = []

@@ -7,127 +7,199 @@ extension Party {
     /// Cost per level with p pairs in total: 11 rounds (8 + 3), `msb` of p plus 6p elements. Exact.
     /// Correct when all differences are below 2^63 in magnitude (true for encoded values).
     public func max(_ x: ArithmeticShares, rows: Int, cols: Int) -> ArithmeticShares {
-        scope("max") { reduce(x, indices: nil, rows: rows, cols: cols).values }
+        scope("max") { reduce(x, rows: rows, cols: cols) }
     }
 
     /// Row maxima at most ⌈log2 cols⌉·2^(32−k) below the true ones, for softmax (shift-invariant).
     /// While rows are wider than `tournamentWidth`, the same tree with `msbCoarse(·, k)` comparisons
     /// (7 rounds and half the comparison words per level; a pair closer than 2^(32−k) may keep the
-    /// smaller element); from there on, exact 4-way tournaments (`tournamentLevel`): 13 rounds for a
-    /// quarter of the width instead of 20 for two halvings, on few elements. Differences must stay
+    /// smaller element); then one exact tournament of the remaining columns (`tournament`): 14 rounds
+    /// for up to 8 columns instead of 20 for three halvings, on few elements. Differences must stay
     /// below 2^(63−k) − 2^(32−k). Cost: `Primitive.maxCoarse`.
     public func maxCoarse(_ x: ArithmeticShares, rows: Int, cols: Int, scaleBits k: Int) -> ArithmeticShares {
         scope("max") {
             var values = x, width = cols
             if width > Self.tournamentWidth {
-                // Halve until the rows fit the tournaments.
+                // Halve until the rows fit one tournament.
                 var levels = 0, w = width
                 while w > Self.tournamentWidth { w = w / 2 + w % 2; levels += 1 }
-                values = reduce(values, indices: nil, rows: rows, cols: width, coarseScaleBits: k, levels: levels).values
+                values = reduce(values, rows: rows, cols: width, coarseScaleBits: k, levels: levels)
                 width = w
             }
-            while width > 2 {
-                values = tournamentLevel(values, carrying: nil, rows: rows, width: width).values
-                width = (width + 3) / 4
-            }
-            return width == 2 ? reduce(values, indices: nil, rows: rows, cols: 2, coarseScaleBits: k).values : values
+            guard width > 1 else { return values }
+            return tournament(values, groups: Self.groups(rows: rows, width: width, size: width), carrying: nil).values
         }
     }
 
-    /// Rows at most this wide are reduced by 4-way tournaments in `maxCoarse`.
-    static let tournamentWidth = 16
+    /// Row maxima of ragged rows (row r: the next `lengths[r]` elements, each row at most
+    /// `tournamentWidth` long) by one exact tournament, and with them each element's bit
+    /// [x + margin ≥ its row's maximum] as an arithmetic 0/1 — softmax's clamp of x − max at −margin,
+    /// found with the maximum instead of after it. Cost: 8 + ⌈log2(w − 1)⌉ + 3 rounds for rows of
+    /// w ≥ 3 columns; `msb` of 3·C(l, 2) per row of l, one B2A of 2 bits per element.
+    public func maxAndNear(_ x: ArithmeticShares, lengths: [Int], margin: UInt64) -> (maxima: ArithmeticShares, near: ArithmeticShares) {
+        precondition(lengths.allSatisfy { (1...Self.tournamentWidth).contains($0) } && lengths.reduce(0, +) == x.count,
+                     "maxAndNear: rows of 1…\(Self.tournamentWidth) columns covering x")
+        return scope("max") {
+            var groups: [Range<Int>] = [], start = 0
+            for l in lengths { groups.append(start..<(start + l)); start += l }
+            let t = tournament(x, groups: groups, carrying: nil, margin: margin)
+            return (t.values, t.near!)
+        }
+    }
 
-    /// One level of 4-way tournaments: each row's columns in groups of 4 (the last may hold 1–3);
-    /// every pair of a group compared exactly ([x_i < x_j], one batched `msb`); element i wins when it
-    /// is ≥ every later and > every earlier member (exactly one winner: exact comparisons are
-    /// transitive, ties go to the lowest index), its bits ANDed in 2 rounds (fewer than three padded
-    /// by repeating one), converted by one B2A, and Σ winner·x per group reshared as one word per group (and
-    /// Σ winner·index when `carrying` indices).
-    /// Cost: 13 rounds; `msb` of the pairs, 9 words per grouped element and 3 per group (6 carrying).
-    func tournamentLevel(_ x: ArithmeticShares, carrying indices: ArithmeticShares?, rows: Int, width: Int)
-        -> (values: ArithmeticShares, indices: ArithmeticShares?) {
+    /// Rows at most this wide are reduced by one tournament.
+    public static let tournamentWidth = 16
+
+    /// Groups of up to `size` consecutive columns in each row of `width`.
+    static func groups(rows: Int, width: Int, size: Int) -> [Range<Int>] {
+        (0..<rows).flatMap { r in
+            stride(from: 0, to: width, by: size).map { c in (r * width + c)..<(r * width + Swift.min(width, c + size)) }
+        }
+    }
+
+    /// One tournament over consecutive groups of x (covering it, in order): every pair of a group
+    /// compared exactly ([x_i < x_j], one batched `msb`); element i wins when it is ≥ every later and >
+    /// every earlier member (exactly one winner: exact comparisons are transitive, ties go to the
+    /// lowest index); its s − 1 bits are ANDed on packed words (`andAll`), converted by one B2A, and
+    /// Σ winner·x per group reshared as one word per group (and Σ winner·index when `carrying`
+    /// indices). A group of one passes its element through. With a `margin` m, the same `msb` batch
+    /// also compares x_i + m < x_j for every ordered pair of a group, and each element's bit
+    /// [x_i + m ≥ max] = ∧_j ¬[x_i + m < x_j] is ANDed and converted along (a lone element's is 1).
+    /// Cost: `Primitive.tournamentCost`.
+    func tournament(_ x: ArithmeticShares, groups: [Range<Int>], carrying indices: ArithmeticShares?, margin: UInt64? = nil)
+        -> (values: ArithmeticShares, indices: ArithmeticShares?, near: ArithmeticShares?) {
         scope("tournament") {
-            // Groups (row, first column, size) and, per grouped element, the comparisons it must win.
-            var groups: [(start: Int, size: Int)] = []
-            for r in 0..<rows {
-                for c in stride(from: 0, to: width, by: 4) { groups.append((r * width + c, Swift.min(4, width - c))) }
-            }
-            var left: [Int] = [], right: [Int] = []
-            var wins: [[(pair: Int, negate: Bool)]] = []  // per element of groups of size ≥ 2
+            // Per grouped element, the comparisons it must win (and, with a margin, pass).
+            var left: [Int] = [], right: [Int] = [], offsets: [UInt64] = []
+            var wins: [[(pair: Int, negate: Bool)]] = [], passes: [[Int]] = []
             var elements: [Int] = []
-            for g in groups where g.size >= 2 {
-                var pairIndex = [[Int]](repeating: [Int](repeating: -1, count: g.size), count: g.size)
-                for i in 0..<g.size {
-                    for j in (i + 1)..<g.size {
+            let contested = groups.filter { $0.count >= 2 }
+            guard !contested.isEmpty else {
+                return (x, indices, margin.map { _ in publicShares([UInt64](repeating: 1, count: x.count)) })
+            }
+            for g in contested {
+                let s = g.count
+                var pairIndex = [[Int]](repeating: [Int](repeating: -1, count: s), count: s)
+                for i in 0..<s {
+                    for j in (i + 1)..<s {
                         pairIndex[i][j] = left.count
-                        left.append(g.start + i)
-                        right.append(g.start + j)
+                        left.append(g.lowerBound + i)
+                        right.append(g.lowerBound + j)
+                        offsets.append(0)
                     }
                 }
-                for i in 0..<g.size {
-                    elements.append(g.start + i)
+                for i in 0..<s {
+                    elements.append(g.lowerBound + i)
                     // i beats a later j when ¬[x_i < x_j]; an earlier j when [x_j < x_i].
-                    wins.append((0..<g.size).filter { $0 != i }.map { j in j > i ? (pairIndex[i][j], true) : (pairIndex[j][i], false) })
+                    wins.append((0..<s).filter { $0 != i }.map { j in j > i ? (pairIndex[i][j], true) : (pairIndex[j][i], false) })
+                }
+                if let margin {
+                    for i in 0..<s {
+                        passes.append((0..<s).filter { $0 != i }.map { j in
+                            left.append(g.lowerBound + i)
+                            right.append(g.lowerBound + j)
+                            offsets.append(margin)
+                            return left.count - 1
+                        })
+                    }
                 }
             }
-            let less = msb(sub(x.gather(left), x.gather(right)))  // [x_left < x_right]
-            // Three bits per element, ANDed in two rounds; an element with fewer repeats its first
-            // (a ∧ a = a).
-            let columns = (0..<3).map { k in
-                let bits = wins.map { $0[k < $0.count ? k : 0] }
-                return xorPublic(less.gather(bits.map(\.pair)), bits.map { $0.negate ? 1 : 0 })
+            let less = msb(addPublic(sub(x.gather(left), x.gather(right)), offsets))  // [x_left + offset < x_right]
+            // Column k of the bits each element must have set; fewer repeat their first (a ∧ a = a).
+            let columnCount = (contested.map(\.count).max() ?? 1) - 1
+            let columns = (0..<columnCount).map { k -> BooleanShares in
+                let winBits = wins.map { $0[k < $0.count ? k : 0] }
+                var column = xorPublic(less.gather(winBits.map(\.pair)), winBits.map { $0.negate ? 1 : 0 })
+                if margin != nil {
+                    column.append(notBit(less.gather(passes.map { $0[k < $0.count ? k : 0] })))
+                }
+                return column
             }
-            let winner = and(and(columns[0], columns[1]), columns[2])
-            let w = b2a(winner)
+            let bits = columns.isEmpty ? publicBits([]) : andAll(columns)
+            let converted = b2a(bits)
+            let w = converted.slice(0..<elements.count)
             // Σ winner·x (and Σ winner·index) per group: cross terms summed per group before the reshare.
             func groupSums(_ v: ArithmeticShares) -> [UInt64] {
                 let vs = v.gather(elements)
                 let terms = Words.crossTerms(w.first, w.second, vs.first, vs.second)
                 var local: [UInt64] = [], e = 0
-                for g in groups where g.size >= 2 {
-                    local.append(terms[e..<(e + g.size)].reduce(0, &+))
-                    e += g.size
+                for g in contested {
+                    local.append(terms[e..<(e + g.count)].reduce(0, &+))
+                    e += g.count
                 }
                 return local
             }
             let sources = [x] + (indices.map { [$0] } ?? [])
-            let merged = split(reshare(sources.flatMap(groupSums)), sources.map { _ in groups.filter { $0.size >= 2 }.count })
+            let merged = split(reshare(sources.flatMap(groupSums)), sources.map { _ in contested.count })
             // Reassemble: each group's winner, or a lone element as it is.
             var order: [Int] = [], o = 0
             for g in groups {
-                if g.size == 1 { order.append(-1 - g.start) } else { order.append(o); o += 1 }
+                if g.count == 1 { order.append(-1 - g.lowerBound) } else { order.append(o); o += 1 }
             }
             func assemble(_ winners: ArithmeticShares, _ source: ArithmeticShares) -> ArithmeticShares {
                 ArithmeticShares.concatenate([winners, source]).gather(order.map { $0 >= 0 ? $0 : winners.count - 1 - $0 })
             }
-            return (assemble(merged[0], x), indices.map { assemble(merged[1], $0) })
+            var near: ArithmeticShares?
+            if margin != nil {
+                // Back to x's order: grouped elements' converted bits, a lone element's public 1.
+                var position = [Int](repeating: -1, count: x.count)
+                for (e, i) in elements.enumerated() { position[i] = e }
+                let all = ArithmeticShares.concatenate([converted.slice(elements.count..<(2 * elements.count)), publicShares([1])])
+                near = all.gather(position.map { $0 >= 0 ? $0 : elements.count })
+            }
+            return (assemble(merged[0], x), indices.map { assemble(merged[1], $0) }, near)
         }
+    }
+
+    /// The AND of `columns` (equal-length vectors of single bits) in ⌈log2 count⌉ rounds: the
+    /// columns are padded to a power of two by repeating the first (a ∧ a = a), then halved level by
+    /// level, every level's bits packed 64 to a word. Cost: `Primitive.andAllCost`. Exact.
+    func andAll(_ columns: [BooleanShares]) -> BooleanShares {
+        precondition(!columns.isEmpty, "andAll of no columns")
+        var level = columns
+        while level.count & (level.count - 1) != 0 { level.append(columns[0]) }
+        let n = columns[0].count
+        while level.count > 1 {
+            let half = level.count / 2
+            let both = and(BitPacking.pack(BooleanShares.concatenate(Array(level[..<half]))),
+                           BitPacking.pack(BooleanShares.concatenate(Array(level[half...]))))
+            let unpacked = BitPacking.unpack(both, count: half * n)
+            level = (0..<half).map { unpacked.slice(($0 * n)..<(($0 + 1) * n)) }
+        }
+        return level[0]
     }
 
     /// Row maxima and the (secret) index of the first maximal column of each row, carrying
-    /// (value, index) pairs through exact 4-way tournaments (`tournamentLevel`, 13 rounds per
-    /// quartering) and a last pairwise level when 2 columns remain (11 rounds); the index never
-    /// leaves its sharing. Cost: `Primitive.argmax`.
+    /// (value, index) pairs through exact tournaments (`tournament`): groups of 4 while rows are
+    /// wider than `argmaxWideWidth`, then of up to 16 (a 32,000-way argmax: 13 + 13 + 15 + 15 + 14
+    /// rounds); the index never leaves its sharing. Cost: `Primitive.argmax`.
     public func argmax(_ x: ArithmeticShares, rows: Int, cols: Int) -> (values: ArithmeticShares, indices: ArithmeticShares) {
-        scope("argmax") {
+        precondition(x.count == rows * cols && cols > 0, "argmax: \(x.count) elements for \(rows)×\(cols)")
+        return scope("argmax") {
             var values = x, width = cols
             var indices = publicShares((0..<rows).flatMap { _ in (0..<cols).map { UInt64($0) } })
-            while width > 2 {
-                let level = tournamentLevel(values, carrying: indices, rows: rows, width: width)
+            while width > 1 {
+                let size = Self.argmaxGroupSize(width: width)
+                let level = tournament(values, groups: Self.groups(rows: rows, width: width, size: size), carrying: indices)
                 (values, indices) = (level.values, level.indices!)
-                width = (width + 3) / 4
+                width = (width + size - 1) / size
             }
-            guard width == 2 else { return (values, indices) }
-            let r = reduce(values, indices: indices, rows: rows, cols: 2)
-            return (r.values, r.indices!)
+            return (values, indices)
         }
     }
 
+    /// Rows wider than this are first reduced by tournaments of 4 (fewer comparisons per element).
+    static let argmaxWideWidth = 2048
+
+    /// The group size of an argmax level on rows of `width`.
+    static func argmaxGroupSize(width: Int) -> Int {
+        width > argmaxWideWidth ? 4 : Swift.min(width, tournamentWidth)
+    }
+
     /// Pairwise levels (all of them, or the first `levels`).
-    private func reduce(_ x: ArithmeticShares, indices: ArithmeticShares?, rows: Int, cols: Int, coarseScaleBits: Int? = nil,
-                        levels: Int = .max) -> (values: ArithmeticShares, indices: ArithmeticShares?) {
+    private func reduce(_ x: ArithmeticShares, rows: Int, cols: Int, coarseScaleBits: Int? = nil, levels: Int = .max) -> ArithmeticShares {
         precondition(x.count == rows * cols && cols > 0, "max: \(x.count) elements for \(rows)×\(cols)")
-        var values = x, index = indices, width = cols, level = 0
+        var values = x, width = cols, level = 0
         while width > 1 && level < levels {
             level += 1
             let pairs = width / 2
@@ -141,32 +213,17 @@ extension Party {
             let (a, b) = (values.gather(left), values.gather(right))
             // Take the right element only when strictly larger, so ties keep the lower index.
             let takeRight = coarseScaleBits.map { msbCoarse(sub(a, b), scaleBits: $0) } ?? lessThan(a, b)
-            let newWidth = pairs + width % 2
-            // One bit conversion serves both selections: winner = a + bit·(b − a).
-            let merged: [ArithmeticShares] = scope("mux") {
-                let bit = b2a(takeRight)
-                var factors = [(bit, sub(b, a))]
-                var bases = [a]
-                if let idx = index {
-                    let (ia, ib) = (idx.gather(left), idx.gather(right))
-                    factors.append((bit, sub(ib, ia)))
-                    bases.append(ia)
-                }
-                return zip(bases, mul(factors)).map { add($0, $1) }
-            }
+            // winner = a + bit·(b − a).
+            let winners = scope("mux") { add(a, mul(b2a(takeRight), sub(b, a))) }
             // Reassemble rows: the pair winners, then the carried odd element.
-            func assemble(_ winners: ArithmeticShares, _ source: ArithmeticShares) -> ArithmeticShares {
-                var parts: [ArithmeticShares] = []
-                for r in 0..<rows {
-                    parts.append(winners.slice((r * pairs)..<((r + 1) * pairs)))
-                    if width % 2 == 1 { parts.append(source.gather([r * width + width - 1])) }
-                }
-                return ArithmeticShares.concatenate(parts)
+            var parts: [ArithmeticShares] = []
+            for r in 0..<rows {
+                parts.append(winners.slice((r * pairs)..<((r + 1) * pairs)))
+                if width % 2 == 1 { parts.append(values.gather([r * width + width - 1])) }
             }
-            values = assemble(merged[0], values)
-            if let idx = index { index = assemble(merged[1], idx) }
-            width = newWidth
+            values = ArithmeticShares.concatenate(parts)
+            width = pairs + width % 2
         }
-        return (values, index)
+        return values
     }
 }

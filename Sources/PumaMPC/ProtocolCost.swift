@@ -22,7 +22,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
     case input, revealToAll, revealToClient, mul, square, sumOfProducts, mulAndSumOfSquares, matmul, truncate, mulTruncate
-    case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, argmax
+    case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, maxAndNear, argmax
 
     /// The boolean summands and carry tree of `Party.msb` and `Party.msbCoarse` on `words` packed
     /// words of `laneWidth`-bit lanes: 1 + 1 rounds and words + 3·words elements, then log2(laneWidth)
@@ -36,6 +36,32 @@ public enum Primitive: String, CaseIterable, Sendable {
             elements += 3 * (level < levels ? 2 * m : m)
         }
         return DeclaredCost(rounds: 2 + levels, elements: elements)
+    }
+
+    /// `Party.andAll` of `columns` columns of n bits: ⌈log2 columns⌉ levels, each ANDing the packed
+    /// bits of half the (padded) columns.
+    static func andAllCost(n: Int, columns: Int) -> DeclaredCost {
+        var cost = DeclaredCost(rounds: 0, elements: 0)
+        var count = 1
+        while count < columns { count *= 2 }
+        while count > 1 {
+            count /= 2
+            cost = cost + DeclaredCost(rounds: 1, elements: 3 * ((count * n + 63) / 64))
+        }
+        return cost
+    }
+
+    /// `Party.tournament` over groups of the given sizes: `msb` of every pair of a group (and of
+    /// every ordered pair with a margin), `andAll` of each element's bits, one B2A of them, and one
+    /// reshared word per contested group (two when carrying indices).
+    static func tournamentCost(_ sizes: [Int], carrying: Bool, margin: Bool = false) -> DeclaredCost {
+        let contested = sizes.filter { $0 >= 2 }
+        guard let widest = contested.max() else { return DeclaredCost(rounds: 0, elements: 0) }
+        let elements = contested.reduce(0, +) * (margin ? 2 : 1)
+        let comparisons = contested.reduce(0) { $0 + $1 * ($1 - 1) / 2 * (margin ? 3 : 1) }
+        return msbCost(comparisons) + andAllCost(n: elements, columns: widest - 1)
+            + DeclaredCost(rounds: 2, elements: 3 * elements)
+            + DeclaredCost(rounds: 1, elements: 3 * contested.count * (carrying ? 2 : 1))
     }
 
     /// `Party.truncate` by d bits on n elements (fused: `Party.mul(_:_:truncatingBy:)`): 2 rounds;
@@ -68,29 +94,25 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .equal: return Self.msbCost(2 * n) + DeclaredCost(rounds: 1, elements: 3 * n)
         case .b2a: return DeclaredCost(rounds: 2, elements: 3 * n)
         case .mulBA, .mux: return DeclaredCost(rounds: 3, elements: 6 * n)
-        case .maxCoarse, .argmax:
-            // maxCoarse: coarse pairwise levels down to `Party.tournamentWidth`; both: 4-way
-            // tournaments (13 rounds: msb of the pairs, two ANDs and a B2A of 3 words per grouped
-            // element, one word per group reshared, two with the index); a last pair when 2 columns remain.
+        case .maxCoarse:
+            // Coarse pairwise levels down to `Party.tournamentWidth`, then one tournament of the rest.
             var cost = DeclaredCost(rounds: 0, elements: 0)
             var w = width
-            func pairLevel() {
+            while w > Party.tournamentWidth {
                 let p = n * (w / 2)
                 cost = cost + Self.msbCoarseCost(p) + DeclaredCost(rounds: 3, elements: 6 * p)
                 w = w / 2 + w % 2
             }
-            if self == .maxCoarse { while w > Party.tournamentWidth { pairLevel() } }
-            while w > 2 {
-                let (full, rest) = (w / 4, w % 4)
-                let pairs = n * (6 * full + rest * (rest - 1) / 2)
-                let grouped = n * (4 * full + (rest >= 2 ? rest : 0))
-                let groups = n * (full + (rest >= 2 ? 1 : 0))
-                cost = cost + Self.msbCost(pairs) + DeclaredCost(rounds: 5, elements: 9 * grouped + (self == .argmax ? 6 : 3) * groups)
-                w = (w + 3) / 4
-            }
-            if w == 2 {
-                // The last pair: coarse for the max, exact and carrying the index for argmax.
-                if self == .maxCoarse { pairLevel() } else { cost = cost + Self.msbCost(n) + DeclaredCost(rounds: 3, elements: 9 * n) }
+            return w > 1 ? cost + Self.tournamentCost(Party.groups(rows: n, width: w, size: w).map(\.count), carrying: false) : cost
+        case .maxAndNear:
+            return Self.tournamentCost([Int](repeating: width, count: n), carrying: false, margin: true)
+        case .argmax:
+            var cost = DeclaredCost(rounds: 0, elements: 0)
+            var w = width
+            while w > 1 {
+                let size = Party.argmaxGroupSize(width: w)
+                cost = cost + Self.tournamentCost(Party.groups(rows: n, width: w, size: size).map(\.count), carrying: true)
+                w = (w + size - 1) / size
             }
             return cost
         case .max:
@@ -157,6 +179,7 @@ extension Primitive {
         case .mux: _ = p.mux(o.bits, o.a, o.b)
         case .max: _ = p.max(o.wide, rows: n, cols: o.width)
         case .maxCoarse: _ = p.maxCoarse(o.wide, rows: n, cols: o.width, scaleBits: 20)
+        case .maxAndNear: _ = p.maxAndNear(o.wide, lengths: [Int](repeating: o.width, count: n), margin: p.fixedPoint.encode(14))
         case .argmax: _ = p.argmax(o.wide, rows: n, cols: o.width)
         }
         return n

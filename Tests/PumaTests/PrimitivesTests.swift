@@ -165,7 +165,7 @@ struct PrimitivesTests {
         #expect(misread > 0 && misread < inBand, "\(misread) of \(inBand) values in the band misread")
     }
 
-    @Test("coarse max: each row's result is one of its elements, at most ⌈log2 cols⌉·2^12 below the true maximum (pairwise levels, 4-way tournaments, both)",
+    @Test("coarse max: each row's result is one of its elements, at most ⌈log2 cols⌉·2^12 below the true maximum (pairwise levels, one tournament, both)",
           arguments: [2, 3, 4, 5, 7, 16, 17, 40])
     func coarseMax(cols: Int) {
         var s = RingSamples(seed: 20 + UInt64(cols))
@@ -202,7 +202,8 @@ struct PrimitivesTests {
         #expect(Array(out[(2 * n)...]) == (0..<n).map { bit[$0] ? x[$0] : y[$0] })
     }
 
-    @Test("max and argmax by tree: odd widths, ties resolve to the first index", arguments: [1, 2, 5, 16, 33])
+    @Test("max and argmax: odd widths, ties resolve to the first index (argmax over 3,000 columns: tournaments of 4, then of 16)",
+          arguments: [1, 2, 5, 16, 33, 3000])
     func maxArgmax(cols: Int) {
         var s = RingSamples(seed: 19 + UInt64(cols))
         let rows = 40
@@ -220,5 +221,37 @@ struct PrimitivesTests {
             #expect(Int64(bitPattern: out[rows + r]) == best)
             #expect(out[2 * rows + r] == UInt64(row.firstIndex(of: best)!), "row \(r)")
         }
+    }
+
+    @Test("maxAndNear over ragged rows of 1…16: the exact maxima and [x + 14 ≥ max], ties and the margin's edge included")
+    func maxAndNear() {
+        var s = RingSamples(seed: 23)
+        let fp = FixedPoint.standard
+        let lengths = (0..<60).map { 1 + $0 % 16 }
+        var x = s.bounded(lengths.reduce(0, +)).map { Int64(bitPattern: $0) >> 20 }
+        var start = 0
+        for (r, l) in lengths.enumerated() {
+            if r % 4 == 1 && l > 2 { x[start + l - 1] = x[start] }                                    // a tie
+            if r % 4 == 2 && l > 2 { x[start + 1] = x[start] - Int64(fp.encode(14)) }              // exactly 14 below
+            if r % 4 == 3 && l > 2 { x[start + 1] = x[start] - Int64(fp.encode(14)) - 1 }          // just beyond
+            start += l
+        }
+        let words = x.map { UInt64(bitPattern: $0) }
+        let out = MPC.run([words]) { p, v in
+            let (m, near) = p.maxAndNear(v[0], lengths: lengths, margin: fp.encode(14))
+            return ArithmeticShares.concatenate([m, near])
+        }
+        let reference = CleartextBackend().maxAndNear(words, lengths: lengths, margin: fp.encode(14))
+        #expect(Array(out[..<lengths.count]) == reference.maxima)
+        #expect(Array(out[lengths.count...]) == reference.near)
+        // The reference itself, element by element.
+        start = 0
+        for (r, l) in lengths.enumerated() {
+            let row = x[start..<(start + l)]
+            #expect(Int64(bitPattern: reference.maxima[r]) == row.max()!)
+            for i in row.indices { #expect(reference.near[i] == (row[i] + Int64(fp.encode(14)) >= row.max()! ? 1 : 0)) }
+            start += l
+        }
+        #expect(reference.near.contains(0) && reference.near.contains(1))
     }
 }

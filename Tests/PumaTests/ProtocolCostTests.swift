@@ -52,6 +52,18 @@ struct ProtocolCostTests {
         #expect(measured == Primitive.maxCoarse.cost(n: rows, width: width))
     }
 
+    @Test("argmax's declared cost holds from one pair to a 32,000-way vocabulary (tournaments of 4, then of up to 16)",
+          arguments: [2, 17, 3000, 32000])
+    func argmaxCost(width: Int) {
+        var s = RingSamples(seed: 34)
+        let rows = width > 3000 ? 1 : 3
+        let measured = MPC.measure(inputs: [s.bounded(rows * width).map { $0 >> 30 }]) { p, v in
+            _ = p.argmax(v[0], rows: rows, cols: width)
+        }
+        #expect(measured == Primitive.argmax.cost(n: rows, width: width))
+        if width == 32000 { #expect(measured.rounds == 13 + 13 + 15 + 15 + 14) }
+    }
+
     @Test("a fixed-point product is one fused product-truncation, scoped as such, its traffic spread evenly over the parties")
     func scopes() {
         var s = RingSamples(seed: 32)
