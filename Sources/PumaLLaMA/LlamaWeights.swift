@@ -1,4 +1,6 @@
+import Foundation
 import PumaIO
+import PumaNN
 
 /// One transformer block's weights, row-major, Hugging Face `[out, in]` layout for projections.
 /// Matrices stay in the memory-mapped checkpoint in their stored dtype; norms are read as Float.
@@ -90,5 +92,58 @@ public struct LlamaWeights: Sendable {
         finalNorm = try load("model.norm.weight")
         // Tied embeddings use the embedding matrix even when an `lm_head.weight` is stored, as Hugging Face does.
         lmHead = config.tieWordEmbeddings ? embedding : try map("lm_head.weight")
+    }
+}
+
+/// A weight whose products could leave the range the secure protocols compare in.
+public struct SecureRangeError: Error, CustomStringConvertible, Equatable {
+    public let tensor: String
+    public let bound: Double
+    public let limit: Double
+
+    public var description: String {
+        "\(tensor): its outputs can reach \(String(format: "%.0f", bound)) (√dim × its largest row norm, the norm's weight folded in), "
+            + "beyond the ±\(String(format: "%.0f", limit)) the secure SiLU compares in"
+    }
+}
+
+extension LlamaWeights {
+    /// Per layer, the largest magnitude the gate projection can output in the secure transformer:
+    /// RMSNorm's output x/RMS(x) has Euclidean norm at most √dim, and the norm's weight w is folded
+    /// into W_gate, so |gate_j| ≤ √dim·‖W_gate[j]·diag(w)‖₂ (Cauchy–Schwarz) for every input. Reads
+    /// each gate weight once, rows spread over the cores, pages returned as it goes.
+    public func gateBounds() -> [Double] {
+        layers.map { layer in
+            let (rows, dim) = (layer.wGate.shape[0], layer.wGate.shape[1])
+            let norm = layer.postAttentionNorm.map(Double.init)
+            let blockRows = 64
+            let blocks = (rows + blockRows - 1) / blockRows
+            nonisolated(unsafe) let largest = UnsafeMutableBufferPointer<Double>.allocate(capacity: blocks)
+            defer { largest.deallocate() }
+            let tensor = layer.wGate
+            DispatchQueue.concurrentPerform(iterations: blocks) { b in
+                let r0 = b * blockRows, r1 = Swift.min(rows, r0 + blockRows)
+                var values = [Float](repeating: 0, count: (r1 - r0) * dim)
+                values.withUnsafeMutableBufferPointer { tensor.floats(offset: r0 * dim, count: (r1 - r0) * dim, into: $0.baseAddress!) }
+                tensor.view.releaseResidentPages(offset: r0 * dim, count: (r1 - r0) * dim)
+                var best = 0.0
+                for r in 0..<(r1 - r0) {
+                    var sum = 0.0
+                    for i in 0..<dim { let v = Double(values[r * dim + i]) * norm[i]; sum += v * v }
+                    best = Swift.max(best, sum)
+                }
+                largest[b] = best
+            }
+            return (largest.max() ?? 0).squareRoot() * Double(dim).squareRoot()
+        }
+    }
+
+    /// Refuses weights whose gate projection could reach the secure SiLU's comparison range
+    /// (`NonLinear.siluInputBound`): its comparisons would then be wrong, silently. The model owner
+    /// runs this before sharing anything.
+    public func checkSecureRanges() throws {
+        for (l, bound) in gateBounds().enumerated() where !(bound < NonLinear.siluInputBound) {
+            throw SecureRangeError(tensor: "model.layers.\(l).mlp.gate_proj.weight", bound: bound, limit: NonLinear.siluInputBound)
+        }
     }
 }

@@ -28,17 +28,24 @@ enum BitPacking {
         return BooleanShares(first: pack(x.first), second: pack(x.second))
     }
 
-    /// Bits 32…63 of each value, two values per word (value 2j in the low half of word j).
-    static func highHalves(_ v: [UInt64]) -> [UInt64] {
-        (0..<((v.count + 1) / 2)).map { j in (v[2 * j] >> 32) | (2 * j + 1 < v.count ? v[2 * j + 1] & 0xFFFF_FFFF_0000_0000 : 0) }
+    /// The top `laneWidth` bits (32 or 16) of each value, 64 / laneWidth values per word (value j
+    /// in lane j mod (64 / laneWidth) of word j / (64 / laneWidth), lowest lane first).
+    static func topBits(_ v: [UInt64], laneWidth: Int) -> [UInt64] {
+        let lanes = 64 / laneWidth
+        return (0..<((v.count + lanes - 1) / lanes)).map { w in
+            var word: UInt64 = 0
+            for l in 0..<lanes where w * lanes + l < v.count {
+                word |= (v[w * lanes + l] >> UInt64(64 - laneWidth)) << UInt64(l * laneWidth)
+            }
+            return word
+        }
     }
 
-    /// The top bit of each of the first `count` lanes of `laneWidth` bits (64 or 32), as bit 0 of a word per lane.
+    /// The top bit of each of the first `count` lanes of `laneWidth` bits (64, 32 or 16), as bit 0 of a word per lane.
     static func laneTops(_ x: BooleanShares, laneWidth: Int, count: Int) -> BooleanShares {
+        let lanes = 64 / laneWidth
         func tops(_ v: [UInt64]) -> [UInt64] {
-            (0..<count).map { e in
-                laneWidth == 64 ? v[e] >> 63 : (v[e / 2] >> UInt64(32 * (e % 2) + 31)) & 1
-            }
+            (0..<count).map { e in (v[e / lanes] >> UInt64(laneWidth * (e % lanes) + laneWidth - 1)) & 1 }
         }
         return BooleanShares(first: tops(x.first), second: tops(x.second))
     }

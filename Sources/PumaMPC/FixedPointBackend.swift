@@ -50,9 +50,9 @@ public protocol FixedPointBackend {
     func concatenateBits(_ parts: [Bits]) -> Bits
     func gatherBits(_ x: Bits, _ indices: [Int]) -> Bits
     func msb(_ x: Value) -> Bits
-    /// [x < 0] from the top 32 bits of x·2^k: exact for |x| < 2^(63−k) − 2^(32−k) except that x ∈ [0, 2^(32−k))
-    /// may read as negative on shares (see `Party.msbCoarse`).
-    func msbCoarse(_ x: Value, scaleBits: Int) -> Bits
+    /// [x < 0] from the top `laneBits` (32 or 16) bits of x·2^k: exact for |x| < 2^(63−k) − band except
+    /// that x ∈ [0, band), band = 2^(64 − laneBits − k), may read as negative on shares (see `Party.msbCoarse`).
+    func msbCoarse(_ x: Value, scaleBits: Int, laneBits: Int) -> Bits
     func lessThan(_ x: Value, _ y: Value) -> Bits
     func lessThan(_ x: Value, public c: UInt64) -> Bits
     func equal(_ x: Value, _ y: Value) -> Bits
@@ -78,6 +78,9 @@ public protocol FixedPointBackend {
 }
 
 extension FixedPointBackend {
+    /// `msbCoarse` on 32-bit lanes.
+    public func msbCoarse(_ x: Value, scaleBits k: Int) -> Bits { msbCoarse(x, scaleBits: k, laneBits: 32) }
+
     public func requireDomain(_ x: Value, _ lower: Int64, _ upper: Int64, _ function: String) {}
 }
 
@@ -279,8 +282,8 @@ public struct CleartextBackend: FixedPointBackend {
     public func gatherBits(_ x: [UInt64], _ indices: [Int]) -> [UInt64] { indices.map { x[$0] } }
     public func msb(_ x: [UInt64]) -> [UInt64] { x.map { $0 >> 63 } }
     /// The exact sign; with a monitor, inputs beyond the coarse comparison's range are counted.
-    public func msbCoarse(_ x: [UInt64], scaleBits k: Int) -> [UInt64] {
-        let bound = (Int64(1) << (63 - k)) - (Int64(1) << (32 - k))
+    public func msbCoarse(_ x: [UInt64], scaleBits k: Int, laneBits: Int) -> [UInt64] {
+        let bound = (Int64(1) << (63 - k)) - (Int64(1) << (64 - laneBits - k))
         requireDomain(x, -bound + 1, bound, "a coarse comparison")
         return msb(x)
     }

@@ -83,32 +83,37 @@ extension Party {
         }
     }
 
-    /// The sign of x from the top 32 bits of x·2^k: the boolean summands keep only their high halves,
-    /// two elements per word, and the carry out of the dropped low halves is ignored (as SecureML's
-    /// local truncation ignores the carry of the bits it drops; Mohassel and Zhang, 2017, §4.1).
+    /// The sign of x from the top `laneBits` (32 or 16) bits of x·2^k: the boolean summands keep only
+    /// those bits, 64 / laneBits elements per word, and the carry out of the dropped low bits is
+    /// ignored (as SecureML's local truncation ignores the carry of the bits it drops; Mohassel and
+    /// Zhang, 2017, §4.1). With band = 2^(64 − laneBits − k):
     ///
-    /// Exact for every x with |x| < 2^(63−k) − 2^(32−k) (encoded) except x ∈ [0, 2^(32−k)), which may
-    /// come out negative (when the dropped carry is 1, which depends on the random split): with
-    /// k = 20 and f = 18, a value within 2^−6 above zero may read as below it, and |x| must stay below 2^25.
-    /// For thresholds where either answer is fine that close (the SiLU's pieces meet there), at half
-    /// the bytes and one round less than `msb`.
-    /// Cost: 7 rounds, ⌈n/2⌉ + 3⌈n/2⌉ words, then a halving tree on 32-bit lanes (≈ 4.9n words).
-    public func msbCoarse(_ x: ArithmeticShares, scaleBits k: Int) -> BooleanShares {
-        precondition((1...31).contains(k), "msbCoarse: scale by 2^\(k)")
+    /// Exact for every x with |x| < 2^(63−k) − band (encoded) except x ∈ [0, band), which may come out
+    /// negative (when the dropped carry is 1, which depends on the random split). With f = 18: 32-bit
+    /// lanes and k = 20 misread only values within 2^−6 above zero and need |x| < 2^25; 16-bit lanes and
+    /// k = 33 (the bits 15…30 of x) within 2^−3, and need |x| < 2^12 — for thresholds where either answer
+    /// is fine that close (the SiLU's pieces meet there). Half (a quarter) of the bytes of `msb`, one
+    /// round (two) less.
+    /// Cost: 2 + log2(laneBits) rounds, m + 3m words for m = ⌈n·laneBits/64⌉, then a halving tree
+    /// (32-bit lanes ≈ 4.9n words, 16-bit ≈ 2.4n).
+    public func msbCoarse(_ x: ArithmeticShares, scaleBits k: Int, laneBits: Int) -> BooleanShares {
+        precondition((1...(laneBits == 16 ? 47 : 31)).contains(k) && (laneBits == 32 || laneBits == 16), "msbCoarse: scale by 2^\(k), \(laneBits)-bit lanes")
         return scope("msb") {
-            let (s, t) = booleanSummands(mulPublic(x, UInt64(1) << UInt64(k)), elementsPerWord: 2, pack: BitPacking.highHalves)
-            return carry(s, t, laneWidth: 32, count: x.count)
+            let (s, t) = booleanSummands(mulPublic(x, UInt64(1) << UInt64(k)), elementsPerWord: 64 / laneBits) {
+                BitPacking.topBits($0, laneWidth: laneBits)
+            }
+            return carry(s, t, laneWidth: laneBits, count: x.count)
         }
     }
 
     /// The sign bit of s + t for boolean summands packed in lanes of `laneWidth` bits (64: one element
-    /// per word; 32: two): only the carry into each lane's top bit is needed (sign = p_top ⊕ carry), so
+    /// per word; 32: two; 16: four): only the carry into each lane's top bit is needed (sign = p_top ⊕ carry), so
     /// the lanes' group generate below the top bit is reduced by a tree that halves the bits at every
     /// level, (G, P) ← (G_hi ⊕ P_hi∧G_lo, P_hi∧P_lo), packing the surviving bits of all elements
     /// densely: level k ANDs ⌈words/2^k⌉ words. Pairing neighbouring bits is a linear map, applied
     /// to each share component locally. Exact.
     private func carry(_ s: BooleanShares, _ t: BooleanShares, laneWidth: Int, count n: Int) -> BooleanShares {
-        let tops: UInt64 = laneWidth == 64 ? 1 << 63 : 0x8000_0000_8000_0000
+        let tops = (1...(64 / laneWidth)).reduce(UInt64(0)) { $0 | UInt64(1) << UInt64($1 * laneWidth - 1) }
         let p = xor(s, t)
         // Each lane's top bit of (g, p) becomes (0, 1), so the generate over the lane is the carry into its top bit.
         var g = andPublic(and(s, t), ~tops)

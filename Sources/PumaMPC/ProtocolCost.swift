@@ -22,7 +22,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
     case input, revealToAll, revealToClient, mul, square, sumOfProducts, mulAndSumOfSquares, matmul, truncate, mulTruncate
-    case and, a2b, msb, msbCoarse, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, maxAndNear, argmax
+    case and, a2b, msb, msbCoarse, msbNarrow, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, maxAndNear, argmax
 
     /// The boolean summands and carry tree of `Party.msb` and `Party.msbCoarse` on `words` packed
     /// words of `laneWidth`-bit lanes: 1 + 1 rounds and words + 3·words elements, then log2(laneWidth)
@@ -78,6 +78,9 @@ public enum Primitive: String, CaseIterable, Sendable {
     /// `Party.msbCoarse` on n elements: two 32-bit lanes per word, 7 rounds.
     static func msbCoarseCost(_ n: Int) -> DeclaredCost { carryCost(words: (n + 1) / 2, laneWidth: 32) }
 
+    /// `Party.msbCoarse` on n elements with 16-bit lanes: four per word, 6 rounds.
+    static func msbNarrowCost(_ n: Int) -> DeclaredCost { carryCost(words: (n + 3) / 4, laneWidth: 16) }
+
     /// Cost for `n` elements (truncations by f bits; for sumOfProducts: n sums of 2 products; for matmul: n output elements; for max and argmax: n rows of `width`
     /// columns; for mulAndSumOfSquares: n products and n rows of `width`).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
@@ -91,6 +94,7 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
         case .msb, .lessThan: return Self.msbCost(n)
         case .msbCoarse: return Self.msbCoarseCost(n)
+        case .msbNarrow: return Self.msbNarrowCost(n)
         case .equal: return Self.msbCost(2 * n) + DeclaredCost(rounds: 1, elements: 3 * n)
         case .b2a: return DeclaredCost(rounds: 2, elements: 3 * n)
         case .mulBA, .mux: return DeclaredCost(rounds: 3, elements: 6 * n)
@@ -172,6 +176,7 @@ extension Primitive {
         case .a2b: _ = p.a2b(o.a)
         case .msb: _ = p.msb(o.a)
         case .msbCoarse: _ = p.msbCoarse(o.a, scaleBits: 20)
+        case .msbNarrow: _ = p.msbCoarse(o.a, scaleBits: 33, laneBits: 16)
         case .lessThan: _ = p.lessThan(o.a, o.b)
         case .equal: _ = p.equal(o.a, o.b)
         case .b2a: _ = p.b2a(o.bits)

@@ -11,11 +11,12 @@ public enum NonLinear {
     public enum SiLUMethod: String, Sendable, CaseIterable {
         /// PUMA's: 4 pieces, 3 comparisons; max error 0.072 (just above x = 4); 21 rounds, 80 words per element (with fused truncations).
         case puma
-        /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two cubic pieces on [0, 2.25) and [2.25, 8.75),
-        /// 0 beyond; 5 comparisons ([x < 0], [x < ±2.25], [x < ±8.75]) batched in one coarse msb
-        /// (32-bit lanes); each element's piece input selected first, the selection folded into a
-        /// Paterson–Stockmeyer evaluation; max error 1.4e−3 for every |x| < 2^25; 15 rounds, 61 words
-        /// per element.
+        /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two cubic pieces on [0, 2.3) and [2.3, 9),
+        /// 0 beyond; 5 comparisons ([x < 0], [x < ±2.3], [x < ±9]) batched in one coarse msb on
+        /// 16-bit lanes; each element's piece input selected first, the selection folded into a
+        /// Paterson–Stockmeyer evaluation; max error 1.8e−3 for every |x| < 4,086 (`siluInputBound`:
+        /// what the comparisons' lanes hold; the model owner's gate rows are checked against it);
+        /// 14 rounds, 49 words per element.
         case symmetric
     }
 
@@ -213,14 +214,15 @@ public enum NonLinear {
             case .symmetric:
                 // SiLU(x) = ReLU(x) − g(|x|) with g(a) = a·σ(−a), even in x and decaying like a·e^−a.
                 // Comparisons on x itself, batched in one coarse msb: [x < 0], [x < ±B], [x < ±T]
-                // (no x²). On the top 32 bits of (x − c)·2^20 they are exact for |x − c| < 2^25 except
-                // within 2^−6 above each threshold c, which may read as below it — harmless here:
-                // below 0 the formula still gives x/2 + x²/4 + … (SiLU to second order), and at
-                // ±B and ±T the neighbouring piece is fitted 1/64 beyond its interval.
+                // (no x²). On bits 15…30 of x − c (16-bit lanes) they are exact for |x − c| < 2^12 − 2^−3
+                // except within 2^−3 above each threshold c, which may read as below it — harmless
+                // here: a value just above 0 read as negative gets −g(−x) = x − g(x), the same (g
+                // extends past 0 as a·σ(−a), and the near piece is fitted on [−1/8, B + 1/8]); at ±B
+                // and ±T the neighbouring piece is fitted 1/8 beyond its interval, and g(T − 1/8) < 1.3e−3.
                 let (split, end) = symmetricSiLUThresholds
                 func plus(_ c: Double) -> [UInt64] { [UInt64](repeating: fp.encode(c), count: n) }
                 let bits = b.msbCoarse(b.concatenate([x] + [-split, split, -end, end].map { b.addPublic(x, plus($0)) }),
-                                       scaleBits: coarseComparisonScaleBits)
+                                       scaleBits: siluComparisonScaleBits, laneBits: 16)
                 let near = b.xor(b.part(bits, 1, of: n), b.part(bits, 2, of: n))     // |x| < B
                 let within = b.xor(b.part(bits, 3, of: n), b.part(bits, 4, of: n))   // |x| < T
                 // 0/1 selectors [x < 0], near, middle (B ≤ |x| < T): products with them are exact.
@@ -257,20 +259,30 @@ public enum NonLinear {
         }
     }
 
-    /// The SiLU's comparisons read the top 32 bits of (x − c)·2^20: fine to 2^−6 near a threshold,
-    /// exact beyond it, for |x − c| < 2^25.
+    /// Softmax's and the exponential's coarse comparisons read the top 32 bits of (x − c)·2^20: fine
+    /// to 2^−6 near a threshold, exact beyond it, for |x − c| < 2^25.
     static let coarseComparisonScaleBits = 20
 
-    /// The symmetric SiLU's pieces: g on [0, B) and [B, T), 0 beyond T (g(T) = 1.4e−3).
-    public static let symmetricSiLUThresholds = (split: 2.25, end: 8.75)
+    /// The SiLU's comparisons read the top 16 bits of (x − c)·2^33, bits 15…30 of x − c.
+    static let siluComparisonScaleBits = 33
 
-    /// g(a) = a·σ(−a) on [0, B) as a cubic in a/4, and on [B, T) in (a − B)/8, each fitted 1/64
-    /// beyond its ends (weighted least squares towards minimax; fit errors 4.6e−4 and 1.4e−3).
+    /// The symmetric SiLU's inputs must stay below this in magnitude (with f = 18): its comparisons
+    /// read bits 15…30 of x − c, exact while |x − c| < 2^30 − 2^15 encoded (4,096 − 1/8), and c
+    /// reaches ±9. The gate projection's outputs are bounded by √dim times the largest row norm of
+    /// W_gate·diag(w_norm), which the model owner checks (`LlamaWeights.gateBound`) before anything is
+    /// shared; the cleartext twin reports any input beyond.
+    public static let siluInputBound = 4086.0
+
+    /// The symmetric SiLU's pieces: g on [0, B) and [B, T), 0 beyond T (g(T − 1/8) = 1.3e−3).
+    public static let symmetricSiLUThresholds = (split: 2.3, end: 9.0)
+
+    /// g(a) = a·σ(−a) on [0, B) as a cubic in a/4, and on [B, T) in (a − B)/8, each fitted 1/8
+    /// beyond its ends (minimax by linear programming on 3,000 points; fit errors 7.7e−4 and 1.7e−3).
     static let symmetricSiLUNear: [Double] = [
-        -0.00019211135259923406, 2.033839842724036, -4.54774915295957, 2.8652779328436377,
+        0.000600140276881271, 2.016999718816707, -4.471669964532508, 2.773532436489454,
     ]
     static let symmetricSiLUMiddle: [Double] = [
-        0.2158924681997317, -0.9125348404422485, 1.336917821274861, -0.6642087281932806,
+        0.20944743572433236, -0.8834277223172563, 1.2825552587513485, -0.6271805740586611,
     ]
 
     /// GeLU (BERT, GPT-2), PUMA's 4 pieces: 0 below −4, F0 on [−4, −1.95), F1 on [−1.95, 3], x above.

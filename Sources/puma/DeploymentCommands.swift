@@ -140,6 +140,8 @@ struct OwnerCommand: ParsableCommand {
     func run() throws {
         let deployment = try network.load()
         let model = try LlamaModel(directory: modelOptions.directory)
+        // The parties' SiLU relies on this range: the owner refuses weights that could leave it.
+        try model.weights.checkSecureRanges()
         let progress = TerminalProgress(label: "sharing", afterText: false)
         let summary = try OwnerUpload.run(deployment: deployment, model: model, timeouts: network.timeouts,
                                           progress: { done, total in progress.step(done >> 20, of: max(1, total >> 20), "M parameters") },

@@ -80,6 +80,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let model = try LlamaModel(directory: modelOptions.directory)
+        if candidate == .secure && silu == .symmetric { try model.weights.checkSecureRanges() }
         let config = model.configuration
         guard window <= config.maxPositionEmbeddings else {
             throw ValidationErrorMessage("--window \(window) exceeds the model's context of \(config.maxPositionEmbeddings) positions")

@@ -61,6 +61,7 @@ struct GenerateBench: ParsableCommand {
         }
         let prompt = try Self.prompt(model.tokenizer, tokens: promptTokens)
         let progress = TerminalProgress(label: "secure")
+        try model.weights.checkSecureRanges()
         let secure = SecurePredictor(config: c, weights: model.weights, seed: seed)
         let setupSeconds = secure.setupCost.wallSeconds
         var fed = [prompt]

@@ -106,6 +106,7 @@ struct GenerateCommand: ParsableCommand {
         // A deployment's client never opens the weights.
         let client = deployed ? try ClientModel(directory: modelOptions.directory) : nil
         let model = deployed ? nil : try LlamaModel(directory: modelOptions.directory)
+        if let model, mode != .plain, silu == .symmetric { try model.weights.checkSecureRanges() }
         let tokenizer = client?.tokenizer ?? model!.tokenizer
         let config = client?.configuration ?? model!.configuration
         let promptIds = try tokenizer.encode(prompt, addBOS: true)

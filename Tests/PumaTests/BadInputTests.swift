@@ -1,6 +1,7 @@
 import Foundation
 import PumaIO
 import PumaLLaMA
+import PumaNN
 import Testing
 
 /// The bad-input campaign of issue 10: every reproduction is refused with one clear error, and
@@ -113,6 +114,41 @@ struct BadInputTests {
             do { _ = try LlamaWeights(checkpoint: checkpoint) } catch let error as PumaIOError {
                 #expect(error.description == "tensor '\(name)' holds \(shown) at element 37: weights must be finite and below 65536 in magnitude")
             }
+        }
+    }
+
+    @Test("gate rows that could reach the secure SiLU's range are refused before sharing, naming the tensor; the bound is √dim × the largest folded row norm")
+    func gateRange() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let name = "model.layers.1.mlp.gate_proj.weight"
+        var values = [Float](repeating: 0.25, count: 24 * 16)
+        for i in 0..<16 { values[5 * 16 + i] = 300 }  // row 5: |gate| ≤ 4·‖300·w‖ ≈ 4,800·mean |w|
+        let model = try TinyModel.write(to: dir, dtype: .f32, seed: 4, omit: [name],
+                                        extra: [.init(name: name, dtype: .f32, shape: [24, 16], values: values)])
+        let weights = try LlamaWeights(checkpoint: try Checkpoint(directory: dir))
+        // Independent reference in Double: per layer, √dim · max_j ‖W_gate[j] ⊙ w_norm‖₂.
+        let expected = (0..<2).map { l -> Double in
+            let w = l == 1 ? values : model.tensors["model.layers.\(l).mlp.gate_proj.weight"]!
+            let norm = model.tensors["model.layers.\(l).post_attention_layernorm.weight"]!
+            var largest = 0.0
+            for r in 0..<24 {
+                var sum = 0.0
+                for i in 0..<16 {
+                    let v = Double(w[r * 16 + i]) * Double(norm[i])
+                    sum += v * v
+                }
+                largest = Swift.max(largest, sum)
+            }
+            return largest.squareRoot() * 4
+        }
+        let bounds = weights.gateBounds()
+        #expect(zip(bounds, expected).allSatisfy { abs($0 - $1) <= 1e-9 * $1 }, "\(bounds) against \(expected)")
+        #expect(bounds[0] < NonLinear.siluInputBound && bounds[1] > NonLinear.siluInputBound)
+        #expect(throws: SecureRangeError.self) { try weights.checkSecureRanges() }
+        do { try weights.checkSecureRanges() } catch let error as SecureRangeError {
+            #expect(error.tensor == name && error.bound == bounds[1])
+            #expect(error.description.hasPrefix("\(name): its outputs can reach ") && error.description.hasSuffix("beyond the ±4086 the secure SiLU compares in"))
         }
     }
 

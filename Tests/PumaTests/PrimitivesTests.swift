@@ -142,26 +142,30 @@ struct PrimitivesTests {
         #expect(Array(out[(4 * n)...]) == bits { sx[$0] == sy[$0] })
     }
 
-    @Test("coarse msb (top 32 bits of x·2^20): exact for |x| < 2^43 − 2^12 but on [0, 2^12), where only false negatives occur")
-    func coarseSign() {
-        let k = 20
+    @Test("coarse msb (top L bits of x·2^k; L = 32, k = 20 and L = 16, k = 33): exact for |x| < 2^(63−k) − band but on [0, band), band = 2^(64−L−k), where only false negatives occur",
+          arguments: [(32, 20), (16, 33)])
+    func coarseSign(laneBits: Int, k: Int) {
         var s = RingSamples(seed: 19)
-        // Values across the range: random magnitudes below 2^43, the edges of the uncertain band
-        // [0, 2^12), dense small values around 0, and the range's ends.
-        var x: [Int64] = (0..<2001).map { _ in Int64(bitPattern: s.random.next()) >> Int64(21 + s.random.next() % 40) }
-        x += [-1, -2, 0, 1, (1 << 12) - 1, 1 << 12, (1 << 12) + 1, -(1 << 12), (1 << 43) - (1 << 12) - 1, -(1 << 43) + (1 << 12) + 1]
-        x += (-3000...3000).map { Int64($0) * 3 }
-        let out = MPC.runBits([x.map { UInt64(bitPattern: $0) }]) { p, v in p.msbCoarse(v[0], scaleBits: k) }
+        let band = Int64(1) << (64 - laneBits - k), limit = (Int64(1) << (63 - k)) - band
+        // Values across the range: random magnitudes below the limit, the edges of the uncertain
+        // band, dense small values around 0, and the range's ends.
+        var x: [Int64] = (0..<2001).map { _ in
+            let shift = Int64(k + 1) + Int64(s.random.next() % 40)
+            return Int64(bitPattern: s.random.next()) >> shift
+        }
+        x += [-1, -2, 0, 1, band - 1, band, band + 1, -band, limit - 1, -limit + 1]
+        x += (-3000...3000).map { (i: Int) -> Int64 in Int64(i) * band / 1000 }
+        let out = MPC.runBits([x.map { UInt64(bitPattern: $0) }]) { p, v in p.msbCoarse(v[0], scaleBits: k, laneBits: laneBits) }
         var misread = 0
         for (value, bit) in zip(x, out) {
             let exact: UInt64 = value < 0 ? 1 : 0
             if bit != exact {
-                #expect((0..<(Int64(1) << (32 - k))).contains(value) && bit == 1, "value \(value) read as \(bit)")
+                #expect((0..<band).contains(value) && bit == 1, "value \(value) read as \(bit)")
                 misread += 1
             }
         }
         // Inside the band the dropped carry is a coin flip of the split: some misreads, not all.
-        let inBand = x.filter { (0..<(Int64(1) << (32 - k))).contains($0) }.count
+        let inBand = x.filter { (0..<band).contains($0) }.count
         #expect(misread > 0 && misread < inBand, "\(misread) of \(inBand) values in the band misread")
     }
 
