@@ -121,6 +121,8 @@ protocol TransformerIO: AnyObject {
     /// (fused with the product on shares: each party applies the map to its additive share).
     func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?,
                        then map: PublicLinearMap?) -> Backend.Value
+    /// The same product truncated by each of `bits` (on shares from one opening).
+    func weightProduct(_ x: Backend.Value, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingEachBy bits: [Int]) -> [Backend.Value]
     /// The client's next input, `count` elements.
     func clientInput(count: Int) -> Backend.Value
     /// Opens x to the client (and to nobody else).
@@ -143,6 +145,10 @@ final class PartyIO: TransformerIO, @unchecked Sendable {
     func weightProduct(_ x: ArithmeticShares, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingBy bits: Int?,
                        then map: PublicLinearMap?) -> ArithmeticShares {
         party.matmul(x, weights: w, layout: layout, storage: storage, m: m, truncatingBy: bits, then: map.map { map in { map.apply($0) } })
+    }
+
+    func weightProduct(_ x: ArithmeticShares, _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingEachBy bits: [Int]) -> [ArithmeticShares] {
+        party.matmul(x, weights: w, layout: layout, storage: storage, m: m, truncatingEachBy: bits)
     }
 
     func clientInput(count: Int) -> ArithmeticShares { party.input(from: .client, count: count) }
@@ -210,6 +216,11 @@ final class CleartextIO: TransformerIO, @unchecked Sendable {
         return bits.map { backend.truncate(z, bits: $0) } ?? z
     }
 
+    func weightProduct(_ x: [UInt64], _ w: SharedMatrix, layout: Party.WeightLayout, m: Int, truncatingEachBy bits: [Int]) -> [[UInt64]] {
+        let z = weightProduct(x, w, layout: layout, m: m, truncatingBy: nil, then: nil)
+        return bits.map { backend.truncate(z, bits: $0) }
+    }
+
     func clientInput(count: Int) -> [UInt64] {
         let input = inputs.removeFirst()
         precondition(input.count == count, "cleartext transformer: input of \(input.count) elements, \(count) expected")
@@ -275,10 +286,14 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         var x = b.scope("embedding") {
             io.weightProduct(io.clientInput(count: t * vocab), model.embedding, layout: .inputRows, m: t, truncatingBy: nil, then: nil)
         }
+        // The residual stream x travels with xs = x / 2^s, what RMSNorm squares: each product added
+        // to x is truncated by both amounts from one opening, so no norm truncates x itself.
+        let s = NonLinear.rmsNormShift(dim: dim)
+        var xs = b.scope("embedding") { b.truncate(x, bits: s) }
         func trace(_ v: Value) { if options.trace { b.scope("trace") { io.openToClient(v) } } }
         for (l, w) in model.layers.enumerated() {
             // attention: RMSNorm → q/k/v → RoPE → grouped-query causal attention → o_proj → residual
-            let h = NonLinear.rmsNorm(b, x, dim: dim, eps: c.rmsNormEps)
+            let h = NonLinear.rmsNorm(b, x, scaled: xs, dim: dim, eps: c.rmsNormEps)
             trace(h)
             // RoPE (and the attention scale) rotate the untruncated q and k: one truncation for both.
             let qkv = b.scope("qkv_proj") {
@@ -287,12 +302,13 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
             b.append(&cacheKeys[l], b.gather(qkv, layout.kColumns))
             b.append(&cacheValues[l], b.gather(qkv, layout.vColumns))
             let attention = attend(q: b.gather(qkv, layout.qColumns), keys: cacheKeys[l], values: cacheValues[l], layout, trace: trace)
-            let o = b.scope("o_proj") { io.weightProduct(attention, w.o, layout: .outputRows, m: t, truncatingBy: f, then: nil) }
-            x = b.add(x, o)
+            let o = b.scope("o_proj") { io.weightProduct(attention, w.o, layout: .outputRows, m: t, truncatingEachBy: [f, f + s]) }
+            x = b.add(x, o[0])
+            xs = b.add(xs, o[1])
             trace(x)
 
             // mlp: RMSNorm → SiLU(gate)·up → down → residual
-            let h2 = NonLinear.rmsNorm(b, x, dim: dim, eps: c.rmsNormEps)
+            let h2 = NonLinear.rmsNorm(b, x, scaled: xs, dim: dim, eps: c.rmsNormEps)
             trace(h2)
             // gate at f fractional bits, up at `upBits` (one truncation for both, gate's product scaled
             // up first); SiLU(gate)·up is then left untruncated at f + upBits bits for down_proj's truncation.
@@ -304,16 +320,19 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
                 b.mul(NonLinear.silu(b, b.gather(gateUp, layout.gateColumns), method: siluMethod), b.gather(gateUp, layout.upColumns))
             }
             if options.trace { trace(b.scope("trace") { b.truncate(act, bits: upBits) }) }
-            let down = b.scope("down_proj") { io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingBy: f + upBits, then: nil) }
-            x = b.add(x, down)
+            let down = b.scope("down_proj") {
+                io.weightProduct(act, w.down, layout: .outputRows, m: t, truncatingEachBy: [f + upBits, f + upBits + s])
+            }
+            x = b.add(x, down[0])
+            xs = b.add(xs, down[1])
             trace(x)
             progress?(l + 1)
         }
         length += t
         // final norm → logits, for the last position only (all of them when evaluating)
         let rows = options.revealLogits && options.allPositions ? t : 1
-        let last = b.gather(x, Array(((t - rows) * dim)..<(t * dim)))
-        let normed = NonLinear.rmsNorm(b, last, dim: dim, eps: c.rmsNormEps)
+        let lastRows = Array(((t - rows) * dim)..<(t * dim))
+        let normed = NonLinear.rmsNorm(b, b.gather(x, lastRows), scaled: b.gather(xs, lastRows), dim: dim, eps: c.rmsNormEps)
         var logits = b.scope("logits") { io.weightProduct(normed, model.lmHead, layout: .outputRows, m: rows, truncatingBy: f, then: nil) }
         if options.revealLogits { b.scope("output") { io.openToClient(logits) } }
         if rows > 1 { logits = b.gather(logits, Array(((rows - 1) * vocab)..<(rows * vocab))) }

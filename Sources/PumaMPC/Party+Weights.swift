@@ -30,43 +30,59 @@ extension Party {
     public func matmul(_ x: ArithmeticShares, weights w: SharedMatrix, layout: WeightLayout, storage: WeightShareStorage, m: Int,
                        truncatingBy d: Int? = nil, then map: (([UInt64]) -> [UInt64])? = nil) -> ArithmeticShares {
         scope(d == nil ? "matmul" : "matmul_truncation") {
-            let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
-            precondition(x.count == m * k, "weight matmul: \(x.count) elements for [\(m)×\(k)]")
-            precondition(layout == .outputRows || w.parts.count == 1, "an input-rows matrix is one tensor")
-            var z = [UInt64](repeating: 0, count: m * n)
-            let tile = Self.tileShape(layout)
-            let sum = Words.add(x.first, x.second)
-            sum.withUnsafeBufferPointer { sp in
-                x.first.withUnsafeBufferPointer { fp in
-                    z.withUnsafeMutableBufferPointer { zp in
-                        let (xs, xi, out) = (sp.baseAddress!, fp.baseAddress!, zp.baseAddress!)
-                        var rowOffset = 0
-                        for part in w.parts {
-                            for r0 in stride(from: 0, to: part.rows, by: tile.rows) {
-                                let r1 = min(part.rows, r0 + tile.rows)
-                                for c0 in stride(from: 0, to: w.columns, by: tile.columns) {
-                                    let c1 = min(w.columns, c0 + tile.columns)
-                                    let block = TensorBlock(tensor: part.tensor, rowLength: w.columns, rows: r0..<r1, columns: c0..<c1)
-                                    let width = c1 - c0
-                                    // (X_i + X_{i+1})·W_i + X_i·W_{i+1}: each component as soon as it is there.
-                                    storage.forEachComponent(block) { component, w in
-                                        let a = component == 0 ? xs : xi
-                                        switch layout {
-                                        case .outputRows:  // Z[:, rows] += X[:, cols] · tileᵀ
-                                            puma_ring_gemm_nt(a + c0, k, w, width, out + rowOffset + r0, n, m, r1 - r0, width)
-                                        case .inputRows:   // Z[:, cols] += X[:, rows] · tile
-                                            puma_ring_gemm_nn(a + r0, k, w, width, out + c0, n, m, width, r1 - r0)
-                                        }
+            let z = additiveProduct(x, weights: w, layout: layout, storage: storage, m: m)
+            return finish(map?(z) ?? z, truncatingBy: d)
+        }
+    }
+
+    /// The same product truncated by each of `ds` bits from one opening (the residual stream and its
+    /// copy scaled for RMSNorm): 3·m·n elements more per extra amount than one truncation, no extra round.
+    public func matmul(_ x: ArithmeticShares, weights w: SharedMatrix, layout: WeightLayout, storage: WeightShareStorage, m: Int,
+                       truncatingEachBy ds: [Int]) -> [ArithmeticShares] {
+        scope("matmul_truncation") {
+            truncate(.additive(additiveProduct(x, weights: w, layout: layout, storage: storage, m: m)), eachBy: ds)
+        }
+    }
+
+    /// This party's additive share of X · W (or X · Wᵀ), before any reshare.
+    private func additiveProduct(_ x: ArithmeticShares, weights w: SharedMatrix, layout: WeightLayout, storage: WeightShareStorage,
+                                 m: Int) -> [UInt64] {
+        let (k, n) = layout == .outputRows ? (w.columns, w.rows) : (w.rows, w.columns)
+        precondition(x.count == m * k, "weight matmul: \(x.count) elements for [\(m)×\(k)]")
+        precondition(layout == .outputRows || w.parts.count == 1, "an input-rows matrix is one tensor")
+        var z = [UInt64](repeating: 0, count: m * n)
+        let tile = Self.tileShape(layout)
+        let sum = Words.add(x.first, x.second)
+        sum.withUnsafeBufferPointer { sp in
+            x.first.withUnsafeBufferPointer { fp in
+                z.withUnsafeMutableBufferPointer { zp in
+                    let (xs, xi, out) = (sp.baseAddress!, fp.baseAddress!, zp.baseAddress!)
+                    var rowOffset = 0
+                    for part in w.parts {
+                        for r0 in stride(from: 0, to: part.rows, by: tile.rows) {
+                            let r1 = min(part.rows, r0 + tile.rows)
+                            for c0 in stride(from: 0, to: w.columns, by: tile.columns) {
+                                let c1 = min(w.columns, c0 + tile.columns)
+                                let block = TensorBlock(tensor: part.tensor, rowLength: w.columns, rows: r0..<r1, columns: c0..<c1)
+                                let width = c1 - c0
+                                // (X_i + X_{i+1})·W_i + X_i·W_{i+1}: each component as soon as it is there.
+                                storage.forEachComponent(block) { component, w in
+                                    let a = component == 0 ? xs : xi
+                                    switch layout {
+                                    case .outputRows:  // Z[:, rows] += X[:, cols] · tileᵀ
+                                        puma_ring_gemm_nt(a + c0, k, w, width, out + rowOffset + r0, n, m, r1 - r0, width)
+                                    case .inputRows:   // Z[:, cols] += X[:, rows] · tile
+                                        puma_ring_gemm_nn(a + r0, k, w, width, out + c0, n, m, width, r1 - r0)
                                     }
                                 }
                             }
-                            rowOffset += part.rows
-                            storage.finished(tensor: part.tensor)
                         }
+                        rowOffset += part.rows
+                        storage.finished(tensor: part.tensor)
                     }
                 }
             }
-            return finish(map?(z) ?? z, truncatingBy: d)
         }
+        return z
     }
 }

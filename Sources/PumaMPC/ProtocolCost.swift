@@ -21,7 +21,7 @@ public struct DeclaredCost: Sendable, Equatable, CustomStringConvertible {
 
 /// Every primitive's declared cost as a function of its size.
 public enum Primitive: String, CaseIterable, Sendable {
-    case input, revealToAll, revealToClient, mul, square, sumOfProducts, mulAndSumOfSquares, matmul, truncate, mulTruncate
+    case input, revealToAll, revealToClient, mul, square, sumOfProducts, mulAndSumOfSquares, matmul, truncate, mulTruncate, mulTruncateTwice
     case and, a2b, msb, msbCoarse, msbNarrow, lessThan, equal, b2a, mulBA, mux, max, maxCoarse, maxAndNear, argmax
 
     /// The boolean summands and carry tree of `Party.msb` and `Party.msbCoarse` on `words` packed
@@ -64,12 +64,13 @@ public enum Primitive: String, CaseIterable, Sendable {
             + DeclaredCost(rounds: 1, elements: 3 * contested.count * (carrying ? 2 : 1))
     }
 
-    /// `Party.truncate` by d bits on n elements (fused: `Party.mul(_:_:truncatingBy:)`): 2 rounds;
-    /// 5n elements, 2n more when fused, and the packed top-bit shares of each party's chunk.
-    static func truncationCost(_ n: Int, bits d: Int, fused: Bool) -> DeclaredCost {
-        let lanes = Party.topBitLanes(bits: d)
+    /// `Party.truncate` by d bits on n elements (fused: `Party.mul(_:_:truncatingBy:)`), or by each of
+    /// several amounts from one opening: 2 rounds; 5n elements (7n fused), 3n more per extra amount,
+    /// and the packed top-bit shares of each party's chunk (lanes of max d + 1 bits).
+    static func truncationCost(_ n: Int, bits: [Int], fused: Bool) -> DeclaredCost {
+        let lanes = Party.topBitLanes(bits: bits.max()!)
         let packed = Party.truncationChunks(n).reduce(0) { $0 + ($1.count + lanes - 1) / lanes }
-        return DeclaredCost(rounds: 2, elements: (fused ? 7 : 5) * n + packed)
+        return DeclaredCost(rounds: 2, elements: (fused ? 4 : 2) * n + 3 * bits.count * n + packed)
     }
 
     /// `Party.msb` on n elements: one element per 64-bit word, 8 rounds.
@@ -90,7 +91,8 @@ public enum Primitive: String, CaseIterable, Sendable {
         case .revealToClient: return DeclaredCost(rounds: 1, elements: 2 * n)
         case .mul, .square, .sumOfProducts, .matmul, .and: return DeclaredCost(rounds: 1, elements: 3 * n)
         case .mulAndSumOfSquares: return DeclaredCost(rounds: 1, elements: 6 * n)
-        case .truncate, .mulTruncate: return Self.truncationCost(n, bits: FixedPoint.standard.fractionalBits, fused: self == .mulTruncate)
+        case .mulTruncateTwice: return Self.truncationCost(n, bits: [18, 24], fused: true)
+        case .truncate, .mulTruncate: return Self.truncationCost(n, bits: [FixedPoint.standard.fractionalBits], fused: self == .mulTruncate)
         case .a2b: return DeclaredCost(rounds: 8, elements: 37 * n)
         case .msb, .lessThan: return Self.msbCost(n)
         case .msbCoarse: return Self.msbCoarseCost(n)
@@ -172,6 +174,7 @@ extension Primitive {
             return n * o.width
         case .truncate: _ = p.truncate(o.a, bits: p.fixedPoint.fractionalBits)
         case .mulTruncate: _ = p.mul(o.a, o.b, truncatingBy: p.fixedPoint.fractionalBits)
+        case .mulTruncateTwice: _ = p.mul(o.a, o.b, truncatingEachBy: [18, 24])
         case .and: _ = p.and(o.bits, o.bits)
         case .a2b: _ = p.a2b(o.a)
         case .msb: _ = p.msb(o.a)

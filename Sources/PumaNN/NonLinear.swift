@@ -113,13 +113,15 @@ public enum NonLinear {
     /// Domain 2^−f ≤ x < 2^26 (`rsqrtDomainBits`; 0 beyond); relative error ≤ 1.0e−5 over [2^−8, 2^26)
     /// with f + 12 output bits (measured), plus the output's quantisation with fewer.
     /// The result carries `outputBits` fractional bits (default f): more keep small results precise.
+    /// A public `factor` multiplies the result at no cost (it is folded into the tables).
     /// Cost: 18 rounds (10 of them the bit length), about 640 words per element (most of them in the
     /// bit-length tests, on few rows).
-    public static func rsqrt<B: FixedPointBackend>(_ b: B, _ x: B.Value, outputBits: Int? = nil) -> B.Value {
+    public static func rsqrt<B: FixedPointBackend>(_ b: B, _ x: B.Value, outputBits: Int? = nil, factor: Double = 1) -> B.Value {
         b.scope("rsqrt") {
             let f = b.fixedPoint.fractionalBits
             b.requireDomain(x, 1, 1 << (f + rsqrtDomainBits), "rsqrt")
-            return powerByTables(b, x, exponent: -0.5, coefficients: inverseRootCoefficients, lowestBit: 0, outputBits: outputBits ?? f)
+            return powerByTables(b, x, exponent: -0.5, coefficients: inverseRootCoefficients, lowestBit: 0, outputBits: outputBits ?? f,
+                                 factor: factor)
         }
     }
 
@@ -137,10 +139,10 @@ public enum NonLinear {
 
     /// x^exponent for x = u·2^k, u ∈ [0.25, 0.5) from the highest set bit j ≥ `lowestBit` (0 below):
     /// Σ G_i·t^i with t = 8u − 3 and public tables G_i = c_i·2^(exponent·k) per bit position at f + 16
-    /// fractional bits (`coefficients` fit u^exponent in t), in three product levels and one fused
-    /// truncation to `outputBits`.
+    /// fractional bits (`coefficients` fit u^exponent in t, times `factor`), in three product levels
+    /// and one fused truncation to `outputBits`.
     private static func powerByTables<B: FixedPointBackend>(_ b: B, _ x: B.Value, exponent: Double, coefficients: [Double],
-                                                           lowestBit: Int, outputBits: Int) -> B.Value {
+                                                           lowestBit: Int, outputBits: Int, factor publicFactor: Double = 1) -> B.Value {
         precondition(coefficients.count == 7, "a degree-6 polynomial")
         let f = b.fixedPoint.fractionalBits
         let n = b.count(x)
@@ -154,7 +156,9 @@ public enum NonLinear {
             b.combine(onehot, (0..<positions).map { j -> UInt64 in
                 guard j >= lowestBit else { return 0 }
                 let k = Double(j + 2 - f)
-                return UInt64(bitPattern: Int64((c * Foundation.pow(2, exponent * k) * Foundation.pow(2, Double(f + extra))).rounded()))
+                let power: Double = Foundation.pow(2.0, exponent * k)
+                let value: Double = publicFactor * c * power * Foundation.pow(2.0, Double(f + extra))
+                return UInt64(bitPattern: Int64(value.rounded()))
             }, n: n)
         }
         func part(_ v: B.Value, _ i: Int) -> B.Value { b.part(v, i, of: n) }
@@ -367,40 +371,45 @@ public enum NonLinear {
         }
     }
 
-    /// Bits of the public factor 2^24/√dim in `rmsNorm` (its rounding error is at most 2^−25 relative
-    /// to 1/√dim at dim ≤ 2^16: 1/dim is as good as exact).
-    static let inverseRootBits = 24
+    /// s with 4^s ≤ dim < 4^(s+1): RMSNorm squares x / 2^s, so the sum of squares is the mean square
+    /// times κ = dim / 4^s ∈ [1, 4) (folded into rsqrt's tables and eps).
+    public static func rmsNormShift(dim: Int) -> Int { (Int.bitWidth - 1 - dim.leadingZeroBitCount) / 2 }
 
     /// RMSNorm over rows of `dim`: x · rsqrt(mean(x²) + eps), times `weight` (a Value of `dim`) if
-    /// given. The secure transformer gives none: the owner folds each norm's weight into the columns
-    /// of the matrices that read its output (W·diag(w), when encoding), which saves a product and a
-    /// truncation per element.
-    ///
-    /// x is first scaled by 1/√dim (a public integer round(2^24/√dim), one truncation by 24 bits), so
-    /// the sum of squares of the scaled row is the mean square itself at 2f fractional bits: it holds
-    /// mean squares up to 2^26 (RMS 8192; LLaMA-2-7B's massive activations of ~2,600 in a few
-    /// of 4,096 dimensions give about 2^13), 1/dim carries no 2^−f rounding (1/5120 would be off by
-    /// 0.39 %), and only the row sums are reshared. Beyond a mean square of 2^26 the result is wrong
-    /// (the cleartext backend reports the truncation it overflows).
-    /// Cost (measured, dim 4096, no weight): 28 rounds, 13 words per element (the scaling truncation
-    /// and the final fused product; the sum of squares reshares one word per row).
+    /// given, with x / 2^s found here by a truncation (`rmsNormShift`).
     public static func rmsNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, weight: B.Value? = nil, dim: Int, eps: Double) -> B.Value {
+        let scaled = b.scope("rmsnorm") { b.truncate(x, bits: rmsNormShift(dim: dim)) }
+        return rmsNorm(b, x, scaled: scaled, weight: weight, dim: dim, eps: eps)
+    }
+
+    /// RMSNorm given `scaled` = x / 2^s (s = `rmsNormShift(dim)`; the secure transformer carries it
+    /// along the residual stream). The secure transformer gives no weight: the owner folds each
+    /// norm's weight into the columns of the matrices that read its output (W·diag(w), when
+    /// encoding), which saves a product and a truncation per element.
+    ///
+    /// The sum of squares of the scaled row is κ·mean square (κ = dim/4^s ∈ [1, 4)) at 2f fractional
+    /// bits; only the row sums are reshared (and truncated); rsqrt(S + κ·eps) times √κ, folded into its
+    /// tables, is 1/RMS. S holds up to 2^26 — a mean square of 2^26/κ (RMS 8192 at dim 4096; LLaMA-2-7B's
+    /// massive activations of ~2,600 in a few of 4,096 dimensions give about 2^13); beyond, the result
+    /// is wrong (the cleartext backend reports the truncation it overflows).
+    /// Cost (measured, dim 4096, no weight): 22 rounds, 7.5 words per element (the final fused product;
+    /// the sum of squares reshares one word per row).
+    public static func rmsNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, scaled: B.Value, weight: B.Value? = nil, dim: Int,
+                                                     eps: Double) -> B.Value {
         b.scope("rmsnorm") {
             let f = b.fixedPoint.fractionalBits
             let rows = b.count(x) / dim
-            let inverseRoot = UInt64((Foundation.pow(2, Double(inverseRootBits)) / Double(dim).squareRoot()).rounded())
-            let scaled = b.truncate(b.mulPublic(x, inverseRoot), bits: inverseRootBits)
+            let kappa = Double(dim) / Foundation.pow(4, Double(rmsNormShift(dim: dim)))
             // A weight product x ⊙ w does not depend on the norm: it shares the round of the sum of
             // squares and the truncation of the mean square, so only one product follows rsqrt.
             let empty = b.constant([])
             let (xw, sumSquares) = b.mulAndSumOfSquares(weight == nil ? empty : x,
                                                         weight.map { b.gather($0, (0..<(rows * dim)).map { $0 % dim }) } ?? empty,
                                                         squares: scaled, groupSize: dim, truncatingBy: f)
-            let meanSquare = b.addPublicFixed(sumSquares, eps)
             // 1/RMS with 12 more fractional bits: for RMS ≈ 120 it is ≈ 0.008, which 2^−18 would
             // resolve to 0.05 % only; |x·w|/RMS ≤ √dim·|w| keeps the product far inside the ring.
             let scaleBits = 12
-            let scale = rsqrt(b, meanSquare, outputBits: f + scaleBits)
+            let scale = rsqrt(b, b.addPublicFixed(sumSquares, kappa * eps), outputBits: f + scaleBits, factor: kappa.squareRoot())
             return b.mul(weight == nil ? x : xw, b.broadcast(scale, times: dim), truncatingBy: f + scaleBits)
         }
     }
