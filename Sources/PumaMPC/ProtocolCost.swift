@@ -82,8 +82,9 @@ public enum Primitive: String, CaseIterable, Sendable {
     /// `Party.msbCoarse` on n elements with 16-bit lanes: four per word, 6 rounds.
     static func msbNarrowCost(_ n: Int) -> DeclaredCost { carryCost(words: (n + 3) / 4, laneWidth: 16) }
 
-    /// Cost for `n` elements (truncations by f bits; for sumOfProducts: n sums of 2 products; for matmul: n output elements; for max and argmax: n rows of `width`
-    /// columns; for mulAndSumOfSquares: n products and n rows of `width`).
+    /// Cost for `n` elements (truncations by f bits, mulTruncateTwice by 18 and 24; for sumOfProducts:
+    /// n sums of 2 products; for matmul: n output elements; for max, maxCoarse, maxAndNear and argmax:
+    /// n rows of `width` columns; for mulAndSumOfSquares: n products and n rows of `width`).
     public func cost(n: Int, width: Int = 2) -> DeclaredCost {
         switch self {
         case .input: return DeclaredCost(rounds: 1, elements: 2 * n)

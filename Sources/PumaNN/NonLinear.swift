@@ -45,7 +45,7 @@ public enum NonLinear {
     public static let negExpClamp = 14.0
 
     /// `negExp` with the clamp's 0/1 bits [x ≥ −14] already known (softmax finds them with the row
-    /// maxima). Cost (measured): corrected 14 rounds, 58 words per element.
+    /// maxima). Cost: corrected 14 rounds, 73 words per element.
     static func negExp<B: FixedPointBackend>(_ b: B, _ x: B.Value, inRange: B.Value, corrected: Bool = true) -> B.Value {
         b.scope("exp") {
             let f = b.fixedPoint.fractionalBits
@@ -392,7 +392,7 @@ public enum NonLinear {
     /// tables, is 1/RMS. S holds up to 2^26 — a mean square of 2^26/κ (RMS 8192 at dim 4096; LLaMA-2-7B's
     /// massive activations of ~2,600 in a few of 4,096 dimensions give about 2^13); beyond, the result
     /// is wrong (the cleartext backend reports the truncation it overflows).
-    /// Cost (measured, dim 4096, no weight): 22 rounds, 7.5 words per element (the final fused product;
+    /// Cost (dim 4096, no weight): 22 rounds, about 7.4 words per element (the final fused product;
     /// the sum of squares reshares one word per row).
     public static func rmsNorm<B: FixedPointBackend>(_ b: B, _ x: B.Value, scaled: B.Value, weight: B.Value? = nil, dim: Int,
                                                      eps: Double) -> B.Value {

@@ -234,6 +234,25 @@ struct NonLinearTests {
         #expect(e.max <= 1.8e-3, "max \(e.max) at \(e.at)")
     }
 
+    @Test("the costs the functions document: SiLU 14 rounds and 49 words per element, softmax over 8 positions 48 rounds, RMSNorm 22 rounds")
+    func documentedCosts() {
+        let n = 1200
+        let xs = fp.encode((0..<n).map { Double($0 % 97) / 8 - 6 })
+        let silu = MPC.measure(inputs: [xs]) { p, v in _ = NonLinear.silu(p, v[0]) }
+        #expect(silu.rounds == 14 && abs(Double(silu.elements) / Double(n) - 49) < 0.5, "SiLU: \(silu)")
+        // Causal rows of 1…8 positions, 32 heads' worth.
+        let lengths = (0..<256).map { 1 + $0 % 8 }
+        let scores = fp.encode((0..<lengths.reduce(0, +)).map { Double($0 % 13) / 3 })
+        let softmax = MPC.measure(inputs: [scores]) { p, v in _ = NonLinear.softmax(p, v[0], lengths: lengths) }
+        #expect(softmax.rounds == 48, "softmax: \(softmax)")
+        let dim = 256
+        let rows = fp.encode((0..<(4 * dim)).map { Double($0 % 31) / 4 - 3 })
+        let rmsNorm = MPC.measure(inputs: [rows, fp.encode((0..<(4 * dim)).map { Double($0 % 31) / 256 - 0.05 })]) { p, v in
+            _ = NonLinear.rmsNorm(p, v[0], scaled: v[1], dim: dim, eps: 1e-5)
+        }
+        #expect(rmsNorm.rounds == 22, "RMSNorm: \(rmsNorm)")
+    }
+
     @Test("on shares, each function stays within a few ulp of the cleartext backend")
     func secureMatchesCleartext() {
         var random = TestRandom(seed: 9)
