@@ -91,7 +91,7 @@ extension Party {
     /// Exact for every x with |x| < 2^(63−k) − band (encoded) except x ∈ [0, band), which may come out
     /// negative (when the dropped carry is 1, which depends on the random split). With f = 18: 32-bit
     /// lanes and k = 20 misread only values within 2^−6 above zero and need |x| < 2^25; 16-bit lanes and
-    /// k = 33 (the bits 15…30 of x) within 2^−3, and need |x| < 2^12 — for thresholds where either answer
+    /// k = 34 (the bits 14…29 of x) within 2^−4, and need |x| < 2^11 — for thresholds where either answer
     /// is fine that close (the SiLU's pieces meet there). Half (a quarter) of the bytes of `msb`, one
     /// round (two) less.
     /// Cost: 2 + log2(laneBits) rounds, m + 3m words for m = ⌈n·laneBits/64⌉, then a halving tree

@@ -180,7 +180,7 @@ extension Primitive {
         case .a2b: _ = p.a2b(o.a)
         case .msb: _ = p.msb(o.a)
         case .msbCoarse: _ = p.msbCoarse(o.a, scaleBits: 20)
-        case .msbNarrow: _ = p.msbCoarse(o.a, scaleBits: 33, laneBits: 16)
+        case .msbNarrow: _ = p.msbCoarse(o.a, scaleBits: 34, laneBits: 16)
         case .lessThan: _ = p.lessThan(o.a, o.b)
         case .equal: _ = p.equal(o.a, o.b)
         case .b2a: _ = p.b2a(o.bits)

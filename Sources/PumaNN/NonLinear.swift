@@ -11,10 +11,10 @@ public enum NonLinear {
     public enum SiLUMethod: String, Sendable, CaseIterable {
         /// PUMA's: 4 pieces, 3 comparisons; max error 0.072 (just above x = 4); 21 rounds, 80 words per element (with fused truncations).
         case puma
-        /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two cubic pieces on [0, 2.3) and [2.3, 9),
-        /// 0 beyond; 5 comparisons ([x < 0], [x < ±2.3], [x < ±9]) batched in one coarse msb on
+        /// Ours: ReLU(x) − g(|x|) with g(a) = a·σ(−a), two cubic pieces on [0, 2.25) and [2.25, 9),
+        /// 0 beyond; 5 comparisons ([x < 0], [x < ±2.25], [x < ±9]) batched in one coarse msb on
         /// 16-bit lanes; each element's piece input selected first, the selection folded into a
-        /// Paterson–Stockmeyer evaluation; max error 1.8e−3 for every |x| < 4,086 (`siluInputBound`:
+        /// Paterson–Stockmeyer evaluation; max error 1.8e−3 for every |x| < 2,038 (`siluInputBound`:
         /// what the comparisons' lanes hold; the model owner's gate rows are checked against it);
         /// 14 rounds, 49 words per element.
         case symmetric
@@ -218,11 +218,11 @@ public enum NonLinear {
             case .symmetric:
                 // SiLU(x) = ReLU(x) − g(|x|) with g(a) = a·σ(−a), even in x and decaying like a·e^−a.
                 // Comparisons on x itself, batched in one coarse msb: [x < 0], [x < ±B], [x < ±T]
-                // (no x²). On bits 15…30 of x − c (16-bit lanes) they are exact for |x − c| < 2^12 − 2^−3
-                // except within 2^−3 above each threshold c, which may read as below it — harmless
+                // (no x²). On bits 14…29 of x − c (16-bit lanes) they are exact for |x − c| < 2^11 − 2^−4
+                // except within 2^−4 above each threshold c, which may read as below it — harmless
                 // here: a value just above 0 read as negative gets −g(−x) = x − g(x), the same (g
-                // extends past 0 as a·σ(−a), and the near piece is fitted on [−1/8, B + 1/8]); at ±B
-                // and ±T the neighbouring piece is fitted 1/8 beyond its interval, and g(T − 1/8) < 1.3e−3.
+                // extends past 0 as a·σ(−a), and the near piece is fitted on [−1/16, B + 1/16]); at ±B
+                // and ±T the neighbouring piece is fitted 1/16 beyond its interval, and g(T − 1/16) < 1.2e−3.
                 let (split, end) = symmetricSiLUThresholds
                 func plus(_ c: Double) -> [UInt64] { [UInt64](repeating: fp.encode(c), count: n) }
                 let bits = b.msbCoarse(b.concatenate([x] + [-split, split, -end, end].map { b.addPublic(x, plus($0)) }),
@@ -267,26 +267,26 @@ public enum NonLinear {
     /// to 2^−6 near a threshold, exact beyond it, for |x − c| < 2^25.
     static let coarseComparisonScaleBits = 20
 
-    /// The SiLU's comparisons read the top 16 bits of (x − c)·2^33, bits 15…30 of x − c.
-    static let siluComparisonScaleBits = 33
+    /// The SiLU's comparisons read the top 16 bits of (x − c)·2^34, bits 14…29 of x − c.
+    static let siluComparisonScaleBits = 34
 
     /// The symmetric SiLU's inputs must stay below this in magnitude (with f = 18): its comparisons
-    /// read bits 15…30 of x − c, exact while |x − c| < 2^30 − 2^15 encoded (4,096 − 1/8), and c
+    /// read bits 14…29 of x − c, exact while |x − c| < 2^29 − 2^14 encoded (2,048 − 1/16), and c
     /// reaches ±9. The gate projection's outputs are bounded by √dim times the largest row norm of
     /// W_gate·diag(w_norm), which the model owner checks (`LlamaWeights.gateBound`) before anything is
     /// shared; the cleartext twin reports any input beyond.
-    public static let siluInputBound = 4086.0
+    public static let siluInputBound = 2038.0
 
-    /// The symmetric SiLU's pieces: g on [0, B) and [B, T), 0 beyond T (g(T − 1/8) = 1.3e−3).
-    public static let symmetricSiLUThresholds = (split: 2.3, end: 9.0)
+    /// The symmetric SiLU's pieces: g on [0, B) and [B, T), 0 beyond T (g(T − 1/16) = 1.2e−3).
+    public static let symmetricSiLUThresholds = (split: 2.25, end: 9.0)
 
-    /// g(a) = a·σ(−a) on [0, B) as a cubic in a/4, and on [B, T) in (a − B)/8, each fitted 1/8
-    /// beyond its ends (minimax by linear programming on 3,000 points; fit errors 7.7e−4 and 1.7e−3).
+    /// g(a) = a·σ(−a) on [0, B) as a cubic in a/4, and on [B, T) in (a − B)/8, each fitted 1/16
+    /// beyond its ends (minimax by linear programming on 3,000 points; fit errors 5.4e−4 and 1.6e−3).
     static let symmetricSiLUNear: [Double] = [
-        0.000600140276881271, 2.016999718816707, -4.471669964532508, 2.773532436489454,
+        5.652644930277369e-05, 2.0289237253618237, -4.5258023579803615, 2.8386740898360663,
     ]
     static let symmetricSiLUMiddle: [Double] = [
-        0.20944743572433236, -0.8834277223172563, 1.2825552587513485, -0.6271805740586611,
+        0.2151667689491529, -0.9017586204312985, 1.3015619876713997, -0.6334020083752387,
     ]
 
     /// GeLU (BERT, GPT-2), PUMA's 4 pieces: 0 below −4, F0 on [−4, −1.95), F1 on [−1.95, 3], x above.

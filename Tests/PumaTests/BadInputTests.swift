@@ -148,7 +148,7 @@ struct BadInputTests {
         #expect(throws: SecureRangeError.self) { try weights.checkSecureRanges() }
         do { try weights.checkSecureRanges() } catch let error as SecureRangeError {
             #expect(error.tensor == name && error.bound == bounds[1])
-            #expect(error.description.hasPrefix("\(name): its outputs can reach ") && error.description.hasSuffix("beyond the ±4086 the secure SiLU compares in"))
+            #expect(error.description.hasPrefix("\(name): its outputs can reach ") && error.description.hasSuffix("beyond the ±2038 the secure SiLU compares in"))
         }
     }
 

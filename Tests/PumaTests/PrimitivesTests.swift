@@ -142,8 +142,8 @@ struct PrimitivesTests {
         #expect(Array(out[(4 * n)...]) == bits { sx[$0] == sy[$0] })
     }
 
-    @Test("coarse msb (top L bits of x·2^k; L = 32, k = 20 and L = 16, k = 33): exact for |x| < 2^(63−k) − band but on [0, band), band = 2^(64−L−k), where only false negatives occur",
-          arguments: [(32, 20), (16, 33)])
+    @Test("coarse msb (top L bits of x·2^k; L = 32, k = 20 and L = 16, k = 34): exact for |x| < 2^(63−k) − band but on [0, band), band = 2^(64−L−k), where only false negatives occur",
+          arguments: [(32, 20), (16, 34)])
     func coarseSign(laneBits: Int, k: Int) {
         var s = RingSamples(seed: 19)
         let band = Int64(1) << (64 - laneBits - k), limit = (Int64(1) << (63 - k)) - band
