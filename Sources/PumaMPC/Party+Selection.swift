@@ -69,50 +69,50 @@ extension Party {
     func tournament(_ x: ArithmeticShares, groups: [Range<Int>], carrying indices: ArithmeticShares?, margin: UInt64? = nil)
         -> (values: ArithmeticShares, indices: ArithmeticShares?, near: ArithmeticShares?) {
         scope("tournament") {
-            // Per grouped element, the comparisons it must win (and, with a margin, pass).
-            var left: [Int] = [], right: [Int] = [], offsets: [UInt64] = []
-            var wins: [[(pair: Int, negate: Bool)]] = [], passes: [[Int]] = []
-            var elements: [Int] = []
             let contested = groups.filter { $0.count >= 2 }
             guard !contested.isEmpty else {
                 return (x, indices, margin.map { _ in publicShares([UInt64](repeating: 1, count: x.count)) })
             }
+            // The comparisons: per group, its pairs i < j ([x_i < x_j]), then with a margin its
+            // ordered pairs i ≠ j ([x_i + m < x_j]); `pairBase` and `passBase` locate each group's.
+            let compared = contested.reduce(0) { $0 + $1.count * ($1.count - 1) / 2 * (margin == nil ? 1 : 3) }
+            var left: [Int] = [], right: [Int] = [], offsets: [UInt64] = []
+            left.reserveCapacity(compared)
+            right.reserveCapacity(compared)
+            offsets.reserveCapacity(compared)
+            var pairBase: [Int] = [], passBase: [Int] = [], elements: [Int] = []
             for g in contested {
-                let s = g.count
-                var pairIndex = [[Int]](repeating: [Int](repeating: -1, count: s), count: s)
-                for i in 0..<s {
-                    for j in (i + 1)..<s {
-                        pairIndex[i][j] = left.count
-                        left.append(g.lowerBound + i)
-                        right.append(g.lowerBound + j)
-                        offsets.append(0)
-                    }
-                }
-                for i in 0..<s {
-                    elements.append(g.lowerBound + i)
-                    // i beats a later j when ¬[x_i < x_j]; an earlier j when [x_j < x_i].
-                    wins.append((0..<s).filter { $0 != i }.map { j in j > i ? (pairIndex[i][j], true) : (pairIndex[j][i], false) })
-                }
+                pairBase.append(left.count)
+                for i in g { for j in (i + 1)..<g.upperBound { left.append(i); right.append(j); offsets.append(0) } }
+                passBase.append(left.count)
                 if let margin {
-                    for i in 0..<s {
-                        passes.append((0..<s).filter { $0 != i }.map { j in
-                            left.append(g.lowerBound + i)
-                            right.append(g.lowerBound + j)
-                            offsets.append(margin)
-                            return left.count - 1
-                        })
-                    }
+                    for i in g { for j in g where j != i { left.append(i); right.append(j); offsets.append(margin) } }
                 }
+                elements += g
             }
             let less = msb(addPublic(sub(x.gather(left), x.gather(right)), offsets))  // [x_left + offset < x_right]
-            // Column k of the bits each element must have set; fewer repeat their first (a ∧ a = a).
-            let columnCount = (contested.map(\.count).max() ?? 1) - 1
+            // Column k: each element's k-th opponent j (k < i: j = k, else k + 1); i beats a later j
+            // when ¬[x_i < x_j], an earlier one when [x_j < x_i]; an element with fewer than k
+            // opponents repeats its first (a ∧ a = a).
+            let columnCount = contested.map(\.count).max()! - 1
             let columns = (0..<columnCount).map { k -> BooleanShares in
-                let winBits = wins.map { $0[k < $0.count ? k : 0] }
-                var column = xorPublic(less.gather(winBits.map(\.pair)), winBits.map { $0.negate ? 1 : 0 })
-                if margin != nil {
-                    column.append(notBit(less.gather(passes.map { $0[k < $0.count ? k : 0] })))
+                var winPairs: [Int] = [], negate: [UInt64] = [], passPairs: [Int] = []
+                winPairs.reserveCapacity(elements.count)
+                negate.reserveCapacity(elements.count)
+                for (g, group) in contested.enumerated() {
+                    let size = group.count
+                    let opponent = k < size - 1 ? k : 0
+                    // Index of pair (a, b), a < b, among the group's pairs in row-major order.
+                    func pair(_ a: Int, _ b: Int) -> Int { pairBase[g] + a * (2 * size - a - 1) / 2 + (b - a - 1) }
+                    for i in 0..<size {
+                        let j = opponent < i ? opponent : opponent + 1
+                        winPairs.append(j > i ? pair(i, j) : pair(j, i))
+                        negate.append(j > i ? 1 : 0)
+                        if margin != nil { passPairs.append(passBase[g] + i * (size - 1) + opponent) }
+                    }
                 }
+                var column = xorPublic(less.gather(winPairs), negate)
+                if margin != nil { column.append(notBit(less.gather(passPairs))) }
                 return column
             }
             let bits = columns.isEmpty ? publicBits([]) : andAll(columns)
