@@ -85,6 +85,22 @@ struct PrimitivesTests {
         }
     }
 
+    @Test("a product truncated by several amounts from one opening: each within 1 ulp of its own floor, for products across ±2^62")
+    func truncationByEach() {
+        var s = RingSamples(seed: 16)
+        let x = s.bounded(Self.n).map { UInt64(bitPattern: Int64(bitPattern: $0) >> 31) }
+        let y = s.bounded(Self.n).map { UInt64(bitPattern: Int64(bitPattern: $0) >> 32) }
+        let amounts = [18, 24, 1, 36]
+        let out = MPC.run([x, y]) { p, v in ArithmeticShares.concatenate(p.mul(v[0], v[1], truncatingEachBy: amounts)) }
+        for (k, d) in amounts.enumerated() {
+            for i in 0..<Self.n {
+                let product = Int64(bitPattern: x[i] &* y[i])
+                let delta = Int64(bitPattern: out[k * Self.n + i]) &- (product >> Int64(d))
+                #expect(delta == 0 || delta == 1, "d = \(d), x·y = \(product): off by \(delta)")
+            }
+        }
+    }
+
     @Test("truncation error over 10^6 values: always in [0, 1] ulp and unbiased (stochastic rounding)")
     func truncationDistribution() {
         var s = RingSamples(seed: 99)
