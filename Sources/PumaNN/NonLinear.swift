@@ -274,7 +274,7 @@ public enum NonLinear {
     /// The symmetric SiLU's inputs must stay below this in magnitude (with f = 18): its comparisons
     /// read bits 14…29 of x − c, exact while |x − c| < 2^29 − 2^14 encoded (2,048 − 1/16), and c
     /// reaches ±9. The gate projection's outputs are bounded by √dim times the largest row norm of
-    /// W_gate·diag(w_norm), which the model owner checks (`LlamaWeights.gateBound`) before anything is
+    /// W_gate·diag(w_norm), which the model owner checks (`LlamaWeights.gateBounds`) before anything is
     /// shared; the cleartext twin reports any input beyond.
     public static let siluInputBound = 2038.0
 
