@@ -32,8 +32,8 @@ extension Party {
         scope("mul_truncation") { truncate(.additive(Words.crossTerms(x.first, x.second, y.first, y.second)), bits: d) }
     }
 
-    /// truncate(x ⊙ y, d) for each d of `ds`, fused, from one opening (see `truncate(_:eachBy:)`).
-    /// Cost: `Primitive.mulTruncateTwice` for two amounts.
+    /// truncate(x ⊙ y, d) for each d of `ds`, fused, from one opening (see `truncate(_:eachBy:)`);
+    /// each result has `truncate`'s error. Cost: `Primitive.mulTruncateTwice` for two amounts.
     public func mul(_ x: ArithmeticShares, _ y: ArithmeticShares, truncatingEachBy ds: [Int]) -> [ArithmeticShares] {
         scope("mul_truncation") { truncate(.additive(Words.crossTerms(x.first, x.second, y.first, y.second)), eachBy: ds) }
     }

@@ -110,7 +110,7 @@ public enum Primitive: String, CaseIterable, Sendable {
                 cost = cost + Self.msbCoarseCost(p) + DeclaredCost(rounds: 3, elements: 6 * p)
                 w = w / 2 + w % 2
             }
-            return w > 1 ? cost + Self.tournamentCost(Party.groups(rows: n, width: w, size: w).map(\.count), carrying: false) : cost
+            return w > 1 ? cost + Self.tournamentCost([Int](repeating: w, count: n), carrying: false) : cost
         case .maxAndNear:
             return Self.tournamentCost([Int](repeating: width, count: n), carrying: false, margin: true)
         case .argmax:

@@ -33,12 +33,10 @@ public enum NonLinear {
     /// 23 rounds, 82 words per element; PUMA's 21 rounds, 52 words.
     public static func negExp<B: FixedPointBackend>(_ b: B, _ x: B.Value, corrected: Bool = true) -> B.Value {
         b.scope("exp") {
-            let f = b.fixedPoint.fractionalBits
-            let n = b.count(x)
             // [x > −14] on coarse lanes: within 2^−6 of −14 either answer clamps to about −14.
-            let inRange = b.msbCoarse(b.addPublic(b.neg(x), [UInt64](repeating: b.fixedPoint.encode(-negExpClamp), count: n)),
+            let inRange = b.msbCoarse(b.addPublic(b.neg(x), [UInt64](repeating: b.fixedPoint.encode(-negExpClamp), count: b.count(x))),
                                       scaleBits: coarseComparisonScaleBits)
-            return negExp(b, x, inRange: b.b2a(inRange), corrected: corrected)
+            return clampedExponential(b, x, inRange: b.b2a(inRange), corrected: corrected)
         }
     }
 
@@ -48,30 +46,33 @@ public enum NonLinear {
     /// `negExp` with the clamp's 0/1 bits [x ≥ −14] already known (softmax finds them with the row
     /// maxima). Cost: corrected 14 rounds, 73 words per element.
     static func negExp<B: FixedPointBackend>(_ b: B, _ x: B.Value, inRange: B.Value, corrected: Bool = true) -> B.Value {
-        b.scope("exp") {
-            let f = b.fixedPoint.fractionalBits
-            let n = b.count(x)
-            // v = max(x, −14)/32, fused: ([x > −14]·(x + 14))/32 − 14/32.
-            let v = b.addPublicFixed(b.mul(inRange, b.addPublicFixed(x, negExpClamp), truncatingBy: 5), -negExpClamp / 32)
-            var y = b.addPublicFixed(v, 1)
-            guard corrected else {
-                for _ in 0..<5 { y = b.square(y, truncatingBy: f) }
-                return y
-            }
-            let first = b.mul(b.concatenate([y, v]), b.concatenate([y, v]), truncatingBy: f)
-            let (y2, v2) = (b.part(first, 0, of: n), b.part(first, 1, of: n))
-            let a = b.mulPublic(v2, 16)  // x²/64 = 16·v², exact
-            let second = b.mul(b.concatenate([y2, a, v2]), b.concatenate([y2, a, v]), truncatingBy: f)
-            y = b.part(second, 0, of: n)
-            // c = 1 + 16v² + a²/2 − (2^15/3072)·v³ at 2f bits (public coefficients, no truncation).
-            let fp = b.fixedPoint
-            var correction = b.constant([UInt64](repeating: fp.encode(1) &* (UInt64(1) << UInt64(f)), count: n))
-            for (term, c) in [(a, 1.0), (b.part(second, 1, of: n), 0.5), (b.part(second, 2, of: n), -32768.0 / 3072)] {
-                correction = b.add(correction, b.mulPublic(term, fp.encode(c)))
-            }
-            for _ in 0..<3 { y = b.square(y, truncatingBy: f) }
-            return b.mul(y, correction, truncatingBy: 2 * f)
+        b.scope("exp") { clampedExponential(b, x, inRange: inRange, corrected: corrected) }
+    }
+
+    /// `negExp`'s work once the clamp bits are known (under the caller's "exp" scope).
+    private static func clampedExponential<B: FixedPointBackend>(_ b: B, _ x: B.Value, inRange: B.Value, corrected: Bool) -> B.Value {
+        let f = b.fixedPoint.fractionalBits
+        let n = b.count(x)
+        // v = max(x, −14)/32, fused: ([x > −14]·(x + 14))/32 − 14/32.
+        let v = b.addPublicFixed(b.mul(inRange, b.addPublicFixed(x, negExpClamp), truncatingBy: 5), -negExpClamp / 32)
+        var y = b.addPublicFixed(v, 1)
+        guard corrected else {
+            for _ in 0..<5 { y = b.square(y, truncatingBy: f) }
+            return y
         }
+        let first = b.mul(b.concatenate([y, v]), b.concatenate([y, v]), truncatingBy: f)
+        let (y2, v2) = (b.part(first, 0, of: n), b.part(first, 1, of: n))
+        let a = b.mulPublic(v2, 16)  // x²/64 = 16·v², exact
+        let second = b.mul(b.concatenate([y2, a, v2]), b.concatenate([y2, a, v]), truncatingBy: f)
+        y = b.part(second, 0, of: n)
+        // c = 1 + 16v² + a²/2 − (2^15/3072)·v³ at 2f bits (public coefficients, no truncation).
+        let fp = b.fixedPoint
+        var correction = b.constant([UInt64](repeating: fp.encode(1) &* (UInt64(1) << UInt64(f)), count: n))
+        for (term, c) in [(a, 1.0), (b.part(second, 1, of: n), 0.5), (b.part(second, 2, of: n), -32768.0 / 3072)] {
+            correction = b.add(correction, b.mulPublic(term, fp.encode(c)))
+        }
+        for _ in 0..<3 { y = b.square(y, truncatingBy: f) }
+        return b.mul(y, correction, truncatingBy: 2 * f)
     }
 
     /// 1/x by Goldschmidt's iteration (Catrina–Saxena §3.4): sign by MSB, normalise |x| = c·2^(j+1−f)
