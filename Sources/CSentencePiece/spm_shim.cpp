@@ -48,6 +48,21 @@ spm_handle *spm_load(const char *path, char *error, size_t error_capacity) {
     return nullptr;
 }
 
+spm_handle *spm_load_serialized(const char *data, size_t length, char *error, size_t error_capacity) {
+    spm_handle *handle = nullptr;
+    try {
+        handle = new spm_handle();
+        if (handle->processor.LoadFromSerializedProto(absl::string_view(data, length)).ok()) return handle;
+        write_error(error, error_capacity, "not a valid SentencePiece model");
+    } catch (const std::bad_alloc &) {
+        write_error(error, error_capacity, "out of memory");
+    } catch (...) {
+        write_error(error, error_capacity, "not a valid SentencePiece model");
+    }
+    delete handle;
+    return nullptr;
+}
+
 void spm_free(spm_handle *handle) { delete handle; }
 
 int32_t spm_piece_count(const spm_handle *h) { return h->processor.GetPieceSize(); }
@@ -60,6 +75,17 @@ static bool in_range(const spm_handle *h, int32_t id) {
 }
 
 int spm_is_byte(const spm_handle *h, int32_t id) { return in_range(h, id) && h->processor.IsByte(id); }
+
+float spm_score(const spm_handle *h, int32_t id) { return in_range(h, id) ? h->processor.GetScore(id) : 0; }
+
+int spm_piece_type(const spm_handle *h, int32_t id) {
+    if (!in_range(h, id)) return 0;
+    if (h->processor.IsUnknown(id)) return 2;
+    if (h->processor.IsControl(id)) return 3;
+    if (h->processor.IsUnused(id)) return 5;
+    if (h->processor.IsByte(id)) return 6;
+    return 1;
+}
 
 int spm_encode(const spm_handle *h, const char *text, size_t length, int32_t **ids, size_t *count) try {
     std::vector<int> out;

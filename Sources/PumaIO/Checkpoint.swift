@@ -1,16 +1,36 @@
 import Foundation
 
-/// A Hugging Face checkpoint directory: `config.json` plus either sharded safetensors listed in
-/// `model.safetensors.index.json` (its `weight_map`) or a single `model.safetensors`.
+/// The tensors of a LLaMA model under their Hugging Face names, read in place from memory-mapped
+/// files, with the configuration that describes them. One reader per format feeds it: a Hugging Face
+/// directory (`config.json` plus either sharded safetensors listed in `model.safetensors.index.json`
+/// or a single `model.safetensors`) or a GGUF file (`GGUFLlama`: metadata, names and q/k rows mapped).
 public final class Checkpoint: @unchecked Sendable {
-    public let directory: URL
+    /// The directory or GGUF file.
+    public let location: URL
     public let configuration: LlamaConfiguration
-    /// The opened shards, in name order.
-    public let shards: [SafeTensorsFile]
-    private let shardOfTensor: [String: Int]
+    /// The files the tensors live in, with what each holds under its own names (for `puma inspect`).
+    public let files: [(path: String, format: String, tensors: [TensorInfo])]
+    private let table: [String: MappedTensor]
+
+    /// Opens a Hugging Face directory or a GGUF file (recognised by its magic).
+    public static func open(_ url: URL) throws -> Checkpoint {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return try Checkpoint(gguf: GGUFFile(url: url))
+        }
+        return try Checkpoint(directory: url)
+    }
+
+    /// A GGUF file's tensors and configuration (`GGUFLlama`).
+    public init(gguf file: GGUFFile) throws {
+        location = URL(fileURLWithPath: file.path)
+        configuration = try GGUFLlama.configuration(file)
+        files = [(file.path, "GGUF v\(file.version)", file.tensors.values.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound })]
+        table = try GGUFLlama.tensors(file, configuration: configuration)
+    }
 
     public init(directory: URL) throws {
-        self.directory = directory
+        location = directory
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw PumaIOError.missingFile("model directory \(directory.path)")
@@ -18,33 +38,33 @@ public final class Checkpoint: @unchecked Sendable {
         configuration = try LlamaConfiguration.load(from: directory.appendingPathComponent("config.json"))
 
         let indexURL = directory.appendingPathComponent("model.safetensors.index.json")
+        var shards: [SafeTensorsFile] = []
+        var table: [String: MappedTensor] = [:]
         if FileManager.default.fileExists(atPath: indexURL.path) {
             let weightMap = try Self.readWeightMap(indexURL)
             let shardNames = Array(Set(weightMap.values)).sorted()
-            var files: [SafeTensorsFile] = []
             for name in shardNames {
                 let url = directory.appendingPathComponent(name)
                 guard FileManager.default.fileExists(atPath: url.path) else {
                     throw PumaIOError.missingShard(index: indexURL.path, shard: name)
                 }
-                files.append(try SafeTensorsFile(url: url))
+                shards.append(try SafeTensorsFile(url: url))
             }
-            var map: [String: Int] = [:]
+            var placed: [String: Int] = [:]
             for (tensor, shard) in weightMap {
                 let i = shardNames.firstIndex(of: shard)!
-                guard files[i].tensors[tensor] != nil else {
-                    throw PumaIOError.corruptSafetensors(file: files[i].path, reason: "the index places '\(tensor)' here but the file does not contain it")
+                guard shards[i].tensors[tensor] != nil else {
+                    throw PumaIOError.corruptSafetensors(file: shards[i].path, reason: "the index places '\(tensor)' here but the file does not contain it")
                 }
-                map[tensor] = i
+                placed[tensor] = i
+                table[tensor] = try shards[i].tensor(tensor)
             }
-            for (i, file) in files.enumerated() {
-                let unlisted = file.tensors.keys.filter { map[$0] != i }.sorted()
+            for (i, file) in shards.enumerated() {
+                let unlisted = file.tensors.keys.filter { placed[$0] != i }.sorted()
                 if !unlisted.isEmpty {
                     throw PumaIOError.corruptSafetensors(file: file.path, reason: "holds tensors the index does not place there: \(unlisted.prefix(3).joined(separator: ", "))")
                 }
             }
-            shards = files
-            shardOfTensor = map
         } else {
             let single = directory.appendingPathComponent("model.safetensors")
             guard FileManager.default.fileExists(atPath: single.path) else {
@@ -52,28 +72,27 @@ public final class Checkpoint: @unchecked Sendable {
             }
             let file = try SafeTensorsFile(url: single)
             shards = [file]
-            shardOfTensor = file.tensors.mapValues { _ in 0 }
+            for name in file.tensors.keys { table[name] = try file.tensor(name) }
         }
+        files = shards.map { ($0.path, "safetensors", $0.tensors.values.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }) }
+        self.table = table
     }
 
-    /// Names of all tensors in the checkpoint, sorted.
-    public var tensorNames: [String] { shardOfTensor.keys.sorted() }
+    /// Names of all tensors in the checkpoint (Hugging Face names), sorted.
+    public var tensorNames: [String] { table.keys.sorted() }
 
-    public func info(_ name: String) -> TensorInfo? {
-        shardOfTensor[name].flatMap { shards[$0].tensors[name] }
-    }
+    public func info(_ name: String) -> TensorInfo? { table[name]?.info }
 
     /// The tensor's values as Float after checking its shape.
     public func floats(_ name: String, shape: [Int]) throws -> [Float] {
         try tensor(name, shape: shape).floats()
     }
 
-    /// The tensor read in place from its mapped shard, after checking its shape and that every value
+    /// The tensor read in place from its mapped file, after checking its shape and that every value
     /// is finite and below 2^16 in magnitude (what fixed point can carry).
     public func tensor(_ name: String, shape: [Int]) throws -> MappedTensor {
-        guard let i = shardOfTensor[name], let info = shards[i].tensors[name] else { throw PumaIOError.missingTensor(name) }
-        guard info.shape == shape else { throw PumaIOError.shapeMismatch(tensor: name, expected: shape, found: info.shape) }
-        let tensor = try shards[i].tensor(name)
+        guard let tensor = table[name] else { throw PumaIOError.missingTensor(name) }
+        guard tensor.shape == shape else { throw PumaIOError.shapeMismatch(tensor: name, expected: shape, found: tensor.shape) }
         if let bad = tensor.firstOutOfRange() { throw PumaIOError.valueOutOfRange(tensor: name, index: bad.index, value: bad.value) }
         return tensor
     }

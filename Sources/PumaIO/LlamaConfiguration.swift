@@ -16,6 +16,8 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
     public var maxPositionEmbeddings: Int
     public var rmsNormEps: Double
     public var ropeTheta: Double
+    /// Linear or LLaMA-3 RoPE scaling (nil: none).
+    public var ropeScaling: RopeScaling?
     public var tieWordEmbeddings: Bool
     public var bosTokenId: Int?
     public var eosTokenId: Int?
@@ -31,6 +33,7 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
         case maxPositionEmbeddings = "max_position_embeddings"
         case rmsNormEps = "rms_norm_eps"
         case ropeTheta = "rope_theta"
+        case ropeScaling = "rope_scaling"
         case tieWordEmbeddings = "tie_word_embeddings"
         case bosTokenId = "bos_token_id"
         case eosTokenId = "eos_token_id"
@@ -40,7 +43,7 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
         hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
         numKeyValueHeads: Int? = nil, headDim: Int? = nil, vocabSize: Int,
         maxPositionEmbeddings: Int, rmsNormEps: Double = 1e-6, ropeTheta: Double = 10000,
-        tieWordEmbeddings: Bool = false, bosTokenId: Int? = 1, eosTokenId: Int? = 2
+        ropeScaling: RopeScaling? = nil, tieWordEmbeddings: Bool = false, bosTokenId: Int? = 1, eosTokenId: Int? = 2
     ) {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -52,6 +55,7 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
         self.maxPositionEmbeddings = maxPositionEmbeddings
         self.rmsNormEps = rmsNormEps
         self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling
         self.tieWordEmbeddings = tieWordEmbeddings
         self.bosTokenId = bosTokenId
         self.eosTokenId = eosTokenId
@@ -77,6 +81,17 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
         if c.contains(.eosTokenId) {
             if let list = try? c.decode([Int].self, forKey: .eosTokenId) { eos = list.first } else { eos = try optional(.eosTokenId) }
         }
+        // `rope_scaling` may be null, or of type "default" (none); RopeScaling refuses kinds it cannot apply.
+        var scaling: RopeScaling? = nil
+        if c.contains(.ropeScaling), (try? c.decodeNil(forKey: .ropeScaling)) == false {
+            struct Kind: Decodable { var rope_type: String?; var type: String? }
+            let kind = try? c.decode(Kind.self, forKey: .ropeScaling)
+            if (kind?.rope_type ?? kind?.type) != "default" {
+                do { scaling = try c.decode(RopeScaling.self, forKey: .ropeScaling) } catch let error as PumaIOError { throw error } catch {
+                    throw PumaIOError.invalidValue(file: "config.json", key: "rope_scaling", reason: "expected an object")
+                }
+            }
+        }
         let hidden: Int = try required(.hiddenSize), heads: Int = try required(.numAttentionHeads)
         let headDim: Int? = try optional(.headDim)
         try Self.checkBound(.hiddenSize, hidden)
@@ -96,6 +111,7 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
             maxPositionEmbeddings: try optional(.maxPositionEmbeddings) ?? 2048,
             rmsNormEps: try optional(.rmsNormEps) ?? 1e-6,
             ropeTheta: try optional(.ropeTheta) ?? 10000,
+            ropeScaling: scaling,
             tieWordEmbeddings: try optional(.tieWordEmbeddings) ?? false,
             bosTokenId: try optional(.bosTokenId) ?? 1,
             eosTokenId: eos ?? 2
@@ -151,6 +167,9 @@ public struct LlamaConfiguration: Codable, Sendable, Equatable {
         if headDim % 2 != 0 { throw invalid(.headDim, "must be even for rotary embeddings, got \(headDim)") }
         if !(rmsNormEps >= 0 && rmsNormEps <= 1) { throw invalid(.rmsNormEps, "must lie in [0, 1], got \(rmsNormEps)") }
         if !(ropeTheta.isFinite && ropeTheta > 0) { throw invalid(.ropeTheta, "must be finite and positive, got \(ropeTheta)") }
+        if let s = ropeScaling, s.kind == .frequencyFactors, s.frequencyFactors.count != headDim / 2 {
+            throw invalid(.ropeScaling, "has \(s.frequencyFactors.count) frequency factors for a head dimension of \(headDim) (needs \(headDim / 2))")
+        }
         for (key, id) in [(CodingKeys.bosTokenId, bosTokenId), (.eosTokenId, eosTokenId)] {
             if let id, !(0..<vocabSize).contains(id) { throw invalid(key, "\(id) is outside the vocabulary of \(vocabSize)") }
         }

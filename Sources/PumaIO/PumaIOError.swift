@@ -9,7 +9,9 @@ public enum PumaIOError: Error, CustomStringConvertible, Equatable {
     case missingKey(file: String, key: String)
     case invalidValue(file: String, key: String, reason: String)
     case corruptSafetensors(file: String, reason: String)
+    case corruptGGUF(file: String, reason: String)
     case unsupportedDType(file: String, tensor: String, dtype: String)
+    case unsupportedGGUFType(file: String, tensor: String, type: String)
     case missingTensor(String)
     case unexpectedTensors([String])
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
@@ -35,8 +37,13 @@ public enum PumaIOError: Error, CustomStringConvertible, Equatable {
             return "\(file): invalid value for '\(key)': \(reason)"
         case .corruptSafetensors(let file, let reason):
             return "corrupt safetensors file \(file): \(reason)"
+        case .corruptGGUF(let file, let reason):
+            return "corrupt GGUF file \(file): \(reason)"
         case .unsupportedDType(let file, let tensor, let dtype):
             return "\(file): tensor '\(tensor)' has unsupported dtype '\(dtype)' (supported: F32, F16, BF16)"
+        case .unsupportedGGUFType(let file, let tensor, let type):
+            return "\(file): tensor '\(tensor)' has GGML type \(type), which puma does not read (supported: "
+                + TensorDType.allCases.map(\.rawValue).joined(separator: ", ") + ")"
         case .missingTensor(let name):
             return "checkpoint is missing the tensor '\(name)'"
         case .unexpectedTensors(let names):

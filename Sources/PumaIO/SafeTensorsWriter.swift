@@ -30,7 +30,7 @@ public enum SafeTensorsWriter {
             self.shape = shape
         }
 
-        public var byteCount: Int { shape.reduce(1, *) * dtype.byteCount }
+        public var byteCount: Int { shape.reduce(1, *) * dtype.blockBytes }
     }
 
     /// Writes a safetensors file without holding its data: the header first, then each tensor (in
@@ -101,12 +101,14 @@ public enum SafeTensorsWriter {
 
     /// Little-endian element bytes of `tensor` in its dtype.
     public static func bytes(of tensor: Tensor) -> Data {
-        var data = Data(capacity: tensor.values.count * tensor.dtype.byteCount)
+        precondition(tensor.dtype.isPlain, "safetensors holds F32, F16 and BF16 only")
+        var data = Data(capacity: tensor.values.count * tensor.dtype.blockBytes)
         for v in tensor.values {
             switch tensor.dtype {
             case .f32: withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) }
             case .f16: withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { data.append(contentsOf: $0) }
             case .bf16: withUnsafeBytes(of: bfloat16Bits(v).littleEndian) { data.append(contentsOf: $0) }
+            default: break
             }
         }
         return data

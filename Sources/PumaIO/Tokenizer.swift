@@ -1,67 +1,146 @@
 import CSentencePiece
 import Foundation
 
-/// A SentencePiece tokenizer (`tokenizer.model`) loaded through the C shim over
-/// Debian's libsentencepiece.
+/// The model's tokenizer, whichever kind it is: SentencePiece (a `tokenizer.model`, or a GGUF `llama`
+/// vocabulary rebuilt as a SentencePiece model) through the C shim over Debian's libsentencepiece, or
+/// byte-level BPE (`BPETokenizer`, from `tokenizer.json` or a GGUF `gpt2` vocabulary).
 public final class Tokenizer: @unchecked Sendable {
-    private let handle: OpaquePointer
+    enum Backend {
+        case sentencePiece(OpaquePointer)
+        case bpe(BPETokenizer)
+    }
+    private let backend: Backend
     public let pieceCount: Int
     public let bosId: Int32
     public let eosId: Int32
     public let unkId: Int32
+    /// Whether a prompt starts with BOS (`add_bos_token`; SentencePiece LLaMA models: yes).
+    public let addsBOS: Bool
+    /// "SentencePiece" or "byte-level BPE (smollm)", for `puma inspect`.
+    public let kind: String
 
-    public init(url: URL) throws {
+    /// A SentencePiece `tokenizer.model`.
+    public convenience init(url: URL) throws {
         try InputFile.check(url, limit: InputFile.tokenizerLimit)
         var error = [CChar](repeating: 0, count: 512)
         guard let loaded = spm_load(url.path, &error, error.count) else {
-            let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw PumaIOError.tokenizer("cannot load tokenizer \(url.path): \(reason)")
+            throw PumaIOError.tokenizer("cannot load tokenizer \(url.path): \(Self.text(error))")
         }
-        handle = loaded
-        pieceCount = Int(spm_piece_count(loaded))
-        bosId = spm_bos_id(loaded)
-        eosId = spm_eos_id(loaded)
-        unkId = spm_unk_id(loaded)
+        self.init(sentencePiece: loaded, addsBOS: true)
     }
 
-    deinit { spm_free(handle) }
+    /// A serialized SentencePiece model (`source` names it in errors).
+    public convenience init(sentencePieceModel data: [UInt8], addsBOS: Bool, source: String) throws {
+        var error = [CChar](repeating: 0, count: 512)
+        let loaded = data.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { spm_load_serialized($0.baseAddress, $0.count, &error, error.count) }
+        }
+        guard let loaded else { throw PumaIOError.tokenizer("cannot build a SentencePiece tokenizer from \(source): \(Self.text(error))") }
+        self.init(sentencePiece: loaded, addsBOS: addsBOS)
+    }
 
-    /// Token ids of `text` (no BOS unless asked). Invalid UTF-8 cannot reach here: Swift strings are valid.
+    private init(sentencePiece handle: OpaquePointer, addsBOS: Bool) {
+        backend = .sentencePiece(handle)
+        pieceCount = Int(spm_piece_count(handle))
+        bosId = spm_bos_id(handle)
+        eosId = spm_eos_id(handle)
+        unkId = spm_unk_id(handle)
+        self.addsBOS = addsBOS
+        kind = "SentencePiece"
+    }
+
+    /// A byte-level BPE tokenizer with its special ids (−1: none).
+    public init(bpe: BPETokenizer, bosId: Int32, eosId: Int32, unkId: Int32, addsBOS: Bool) {
+        backend = .bpe(bpe)
+        pieceCount = bpe.tokens.count
+        self.bosId = bosId
+        self.eosId = eosId
+        self.unkId = unkId
+        self.addsBOS = addsBOS && bosId >= 0
+        kind = "byte-level BPE (\(bpe.preTokenizer.rawValue))"
+    }
+
+    /// A NUL-terminated message from the shim.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { if case .sentencePiece(let handle) = backend { spm_free(handle) } }
+
+    /// Token ids of `text` (no BOS unless asked). Byte-level BPE recognises added and special tokens
+    /// (`<|im_start|>`) in the text; SentencePiece reads all text as text. Invalid UTF-8 cannot reach
+    /// here: Swift strings are valid.
     public func encode(_ text: String, addBOS: Bool = false) throws -> [Int32] {
-        let utf8 = Array(text.utf8CString)  // NUL-terminated, so never empty
-        var ids: UnsafeMutablePointer<Int32>? = nil
-        var count = 0
-        let status = utf8.withUnsafeBufferPointer { spm_encode(handle, $0.baseAddress, $0.count - 1, &ids, &count) }
-        guard status == 0, let ids else { throw PumaIOError.tokenizer("the tokenizer could not encode the prompt") }
-        defer { spm_free_buffer(ids) }
-        let body = Array(UnsafeBufferPointer(start: ids, count: count))
+        let body: [Int32]
+        switch backend {
+        case .bpe(let bpe): body = bpe.encode(text)
+        case .sentencePiece(let handle):
+            let utf8 = Array(text.utf8CString)  // NUL-terminated, so never empty
+            var ids: UnsafeMutablePointer<Int32>? = nil
+            var count = 0
+            let status = utf8.withUnsafeBufferPointer { spm_encode(handle, $0.baseAddress, $0.count - 1, &ids, &count) }
+            guard status == 0, let ids else { throw PumaIOError.tokenizer("the tokenizer could not encode the prompt") }
+            defer { spm_free_buffer(ids) }
+            body = Array(UnsafeBufferPointer(start: ids, count: count))
+        }
         return addBOS && bosId >= 0 ? [bosId] + body : body
     }
 
-    /// The text of `ids`, exactly as SentencePiece decodes it (leading dummy space removed, byte
-    /// pieces merged, control tokens dropped).
+    /// A prompt's ids: BOS first when the model adds one.
+    public func encodePrompt(_ text: String) throws -> [Int32] { try encode(text, addBOS: addsBOS) }
+
+    /// The text of `ids`, as SentencePiece decodes it (leading dummy space removed, byte pieces
+    /// merged, control tokens dropped) or as byte-level BPE does (control tokens dropped; bytes that
+    /// are not yet valid UTF-8 shown as U+FFFD).
     public func decode(_ ids: [Int32]) throws -> String {
-        var text: UnsafeMutablePointer<CChar>? = nil
-        var length = 0
-        let status = ids.withUnsafeBufferPointer { spm_decode(handle, $0.baseAddress, $0.count, &text, &length) }
-        guard status == 0, let text else {
-            let bad = ids.first { $0 < 0 || Int($0) >= pieceCount }
-            throw PumaIOError.tokenizer(bad.map { "token id \($0) is outside the vocabulary of \(pieceCount)" } ?? "the tokenizer could not decode")
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= pieceCount }) {
+            throw PumaIOError.tokenizer("token id \(bad) is outside the vocabulary of \(pieceCount)")
         }
-        defer { spm_free_buffer(text) }
-        return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+        switch backend {
+        case .bpe(let bpe): return String(decoding: bpe.bytes(ids), as: UTF8.self)
+        case .sentencePiece(let handle):
+            var text: UnsafeMutablePointer<CChar>? = nil
+            var length = 0
+            let status = ids.withUnsafeBufferPointer { spm_decode(handle, $0.baseAddress, $0.count, &text, &length) }
+            guard status == 0, let text else { throw PumaIOError.tokenizer("the tokenizer could not decode") }
+            defer { spm_free_buffer(text) }
+            return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+        }
     }
 
-    /// The piece string of one id (e.g. "▁the", "<0x0A>").
+    /// The piece string of one id as the vocabulary stores it (e.g. "▁the", "<0x0A>", "Ġthe").
     public func piece(_ id: Int32) -> String? {
-        var text: UnsafeMutablePointer<CChar>? = nil
-        var length = 0
-        guard spm_id_to_piece(handle, id, &text, &length) == 0, let text else { return nil }
-        defer { spm_free_buffer(text) }
-        return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+        guard id >= 0, Int(id) < pieceCount else { return nil }
+        switch backend {
+        case .bpe(let bpe): return bpe.tokens[Int(id)]
+        case .sentencePiece(let handle):
+            var text: UnsafeMutablePointer<CChar>? = nil
+            var length = 0
+            guard spm_id_to_piece(handle, id, &text, &length) == 0, let text else { return nil }
+            defer { spm_free_buffer(text) }
+            return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+        }
     }
 
-    public func isByte(_ id: Int32) -> Bool { spm_is_byte(handle, id) != 0 }
+    /// The id of a piece (a special token's text, e.g. "<|im_end|>"), if the vocabulary has it.
+    public func id(ofPiece piece: String) -> Int32? {
+        switch backend {
+        case .bpe(let bpe): return bpe.id(of: piece)
+        case .sentencePiece:
+            return (0..<Int32(pieceCount)).first { self.piece($0) == piece }
+        }
+    }
+
+    /// The SentencePiece model's score and type of each piece (GGUF's numbering), for writing it into a GGUF file.
+    public func sentencePieceEntry(_ id: Int32) -> (score: Float, type: Int32)? {
+        guard case .sentencePiece(let handle) = backend else { return nil }
+        return (spm_score(handle, id), Int32(spm_piece_type(handle, id)))
+    }
+
+    public func isByte(_ id: Int32) -> Bool {
+        if case .sentencePiece(let handle) = backend { return spm_is_byte(handle, id) != 0 }
+        return false
+    }
 }
 
 /// Turns a growing id sequence into text deltas for streaming: `append` returns exactly the text

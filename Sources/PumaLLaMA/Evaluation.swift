@@ -108,13 +108,17 @@ public enum Evaluation {
 
     /// Windows for perplexity (the usual convention): the text's tokens (no BOS) cut into pieces of
     /// `window − 1`, each prefixed with BOS, at most `maxWindows` of them; a shorter last piece counts.
-    public static func windows(tokens: [Int32], bos: Int32, window: Int, maxWindows: Int?) -> [[Int32]] {
-        precondition(window >= 2, "a window holds BOS and at least one scored token")
+    /// For a model that adds no BOS (`bos` nil): consecutive pieces of `window` tokens, each piece's
+    /// first token its context only.
+    public static func windows(tokens: [Int32], bos: Int32?, window: Int, maxWindows: Int?) -> [[Int32]] {
+        precondition(window >= 2, "a window holds a first token and at least one scored token")
         var out: [[Int32]] = []
         var start = 0
+        let prefix = bos.map { [$0] } ?? []
         while start < tokens.count && out.count < (maxWindows ?? Int.max) {
-            let end = min(tokens.count, start + window - 1)
-            out.append([bos] + tokens[start..<end])
+            let end = min(tokens.count, start + window - prefix.count)
+            if prefix.isEmpty && end - start < 2 { break }  // a lone last token has nothing to be scored after
+            out.append(prefix + tokens[start..<end])
             start = end
         }
         return out

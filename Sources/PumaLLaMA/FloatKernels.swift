@@ -74,12 +74,16 @@ public enum FloatKernels {
 /// angles are computed when asked for, so a context of a million positions costs nothing up front.
 public struct RotaryTables: Sendable {
     public let halfDim: Int
-    /// θ^(−2i/headDim), i < halfDim.
+    /// θ^(−2i/headDim), i < halfDim, with the checkpoint's RoPE scaling applied.
     let inverseFrequencies: [Float]
 
-    public init(headDim: Int, theta: Double) {
+    public init(headDim: Int, theta: Double, scaling: RopeScaling? = nil) {
         halfDim = headDim / 2
-        inverseFrequencies = (0..<halfDim).map { Float(1.0 / Foundation.pow(theta, Double(2 * $0) / Double(headDim))) }
+        inverseFrequencies = RopeScaling.inverseFrequencies(headDim: headDim, theta: theta, scaling: scaling).map { Float($0) }
+    }
+
+    public init(config: LlamaConfiguration) {
+        self.init(headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling)
     }
 
     /// cos and sin of `position` × the i-th inverse frequency, i < halfDim.

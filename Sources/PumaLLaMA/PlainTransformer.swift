@@ -11,7 +11,7 @@ public struct PlainTransformer: Sendable {
     public init(config: LlamaConfiguration, weights: LlamaWeights) {
         self.config = config
         self.weights = weights
-        rope = RotaryTables(headDim: config.headDim, theta: config.ropeTheta)
+        rope = RotaryTables(config: config)
     }
 
     /// Keys and values of every processed position, per layer: [layer][position*kvHeads*headDim].

@@ -255,7 +255,7 @@ final class FixedPointTransformer<IO: TransformerIO>: @unchecked Sendable {
         self.config = config
         self.model = model
         self.siluMethod = siluMethod
-        rope = RotaryTables(headDim: config.headDim, theta: config.ropeTheta)
+        rope = RotaryTables(config: config)
         cacheKeys = Array(repeating: io.backend.constant([]), count: config.numHiddenLayers)
         cacheValues = cacheKeys
     }

@@ -22,7 +22,7 @@ public enum OwnerUpload {
                            progress: @escaping (Int, Int) -> Void = { _, _ in },
                            onFailure: @escaping @Sendable (String) -> Never) throws -> Summary {
         let started = Date()
-        let configText = try String(contentsOf: model.directory.appendingPathComponent("config.json"), encoding: .utf8)
+        let configText = model.files.configText
         let network = try PeerNetwork(deployment: deployment, local: .owner, onFailure: onFailure)
         let session = try DealerSession(network: network, request: SessionRequest(kind: .share, config: configText), timeouts: timeouts)
         let transport = session.transport

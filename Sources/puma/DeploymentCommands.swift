@@ -139,7 +139,7 @@ struct OwnerCommand: ParsableCommand {
 
     func run() throws {
         let deployment = try network.load()
-        let model = try LlamaModel(directory: modelOptions.directory)
+        let model = try LlamaModel(at: modelOptions.location)
         // The parties' SiLU relies on this range: the owner refuses weights that could leave it.
         try model.weights.checkSecureRanges()
         let progress = TerminalProgress(label: "sharing", afterText: false)

@@ -59,6 +59,9 @@ struct EvalCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "SiLU approximation in secure mode: \(NonLinear.SiLUMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var silu: NonLinear.SiLUMethod = .symmetric
 
+    @Flag(help: "Wrap each of --prompts as one user turn in the model's chat format (see `puma generate --chat`).")
+    var chat = false
+
     @Flag(help: "With --prompts: open every layer's intermediate values on each prompt's pass and report their error against plaintext (evaluation only).")
     var trace = false
 
@@ -71,6 +74,7 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         if prompts == nil && text == nil && tokenWindows == nil { throw ValidationError("give --prompts FILE, --text FILE or --token-windows FILE") }
         if text != nil && tokenWindows != nil { throw ValidationError("give --text or --token-windows, not both") }
+        if chat && prompts == nil { throw ValidationError("--chat formats the --prompts; it does not apply to --text or --token-windows") }
         if trace && (prompts == nil || candidate != .secure) { throw ValidationError("--trace needs --prompts and the secure candidate") }
         if let json { try OutputFile.checkWritable(json, option: "--json") }
         guard newTokens >= 1 else { throw ValidationError("--new-tokens must be ≥ 1, got \(newTokens)") }
@@ -79,14 +83,15 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try LlamaModel(directory: modelOptions.directory)
+        let model = try LlamaModel(at: modelOptions.location)
         if candidate == .secure && silu == .symmetric { try model.weights.checkSecureRanges() }
         let config = model.configuration
         guard window <= config.maxPositionEmbeddings else {
             throw ValidationErrorMessage("--window \(window) exceeds the model's context of \(config.maxPositionEmbeddings) positions")
         }
+        let chatFormat = chat ? try ChatFormat(template: model.files.chatTemplate, tokenizer: model.tokenizer) : nil
         let generator = Generator(maxPositions: config.maxPositionEmbeddings, vocabularySize: config.vocabSize,
-                                  eosId: config.eosTokenId.map(Int32.init) ?? model.tokenizer.eosId)
+                                  eosId: chatFormat?.endOfTurn ?? config.eosTokenId.map(Int32.init) ?? model.tokenizer.eosId)
         func plain() -> PlainPredictor {
             PlainPredictor(transformer: PlainTransformer(config: config, weights: model.weights), sampler: Sampler(method: .greedy, seed: 0),
                            choosable: model.choosableTokens)
@@ -104,7 +109,7 @@ struct EvalCommand: ParsableCommand {
                 return (plain(), { [] })
             }
         }
-        var report = EvaluationReport(model: modelOptions.directory.path, candidate: candidate.rawValue, newTokens: newTokens)
+        var report = EvaluationReport(model: modelOptions.location.path, candidate: candidate.rawValue, newTokens: newTokens)
 
         if let prompts {
             let all = try Self.readPrompts(prompts)
@@ -112,7 +117,7 @@ struct EvalCommand: ParsableCommand {
             defer { progress.finish() }
             for (line, prompt) in all.enumerated() {
                 progress.step(line, of: all.count, "prompt")
-                let ids = try model.tokenizer.encode(prompt, addBOS: true)
+                let ids = try chatFormat?.prompt(user: prompt, tokenizer: model.tokenizer) ?? model.tokenizer.encodePrompt(prompt)
                 do { try generator.validate(prompt: ids) } catch { throw ValidationErrorMessage("prompt on line \(line + 1): \(error)") }
                 var reference: any LogitModel = plain()
                 let (made, costs) = makeCandidate()
@@ -132,7 +137,7 @@ struct EvalCommand: ParsableCommand {
             guard let body = String(data: try InputFile.read(URL(fileURLWithPath: text), limit: Self.fileLimit), encoding: .utf8) else {
                 throw ValidationErrorMessage("--text \(text) is not UTF-8 text")
             }
-            let bos = model.tokenizer.bosId >= 0 ? model.tokenizer.bosId : Int32(config.bosTokenId ?? 1)
+            let bos = model.tokenizer.addsBOS ? model.tokenizer.bosId : nil
             windows = Evaluation.windows(tokens: try model.tokenizer.encode(body), bos: bos, window: window, maxWindows: maxWindows)
             guard !windows.isEmpty else { throw ValidationErrorMessage("--text \(text) has no tokens to score") }
         }
@@ -158,9 +163,11 @@ struct EvalCommand: ParsableCommand {
     /// The windows of a `--token-windows` file, each checked against the vocabulary and the context.
     static func readWindows(_ path: String, vocabulary: Int, context: Int) throws -> [[Int32]] {
         let data = try InputFile.read(URL(fileURLWithPath: path), limit: fileLimit)
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let windows = object["windows"] as? [[Int]], !windows.isEmpty else {
-            throw ValidationErrorMessage("--token-windows \(path): expected a JSON object with \"windows\", a non-empty array of arrays of token ids")
+        // The windows at the top level, or under "perplexity" (as the reference models' golden.json keeps them).
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        guard let object, let windows = (object["windows"] ?? (object["perplexity"] as? [String: Any])?["windows"]) as? [[Int]],
+              !windows.isEmpty else {
+            throw ValidationErrorMessage("--token-windows \(path): expected a JSON object with \"windows\" (or \"perplexity\": {\"windows\"}), a non-empty array of arrays of token ids")
         }
         for (i, w) in windows.enumerated() {
             guard w.count >= 2, w.count <= context, w.allSatisfy({ (0..<vocabulary).contains($0) }) else {

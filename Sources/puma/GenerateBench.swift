@@ -54,7 +54,7 @@ struct GenerateBench: ParsableCommand {
     }
 
     func run() throws {
-        let model = try LlamaModel(directory: modelOptions.directory)
+        let model = try LlamaModel(at: modelOptions.location)
         let c = model.configuration
         guard promptTokens + newTokens - 1 <= c.maxPositionEmbeddings else {
             throw ValidationErrorMessage("--prompt-tokens + --new-tokens − 1 exceeds the model's context of \(c.maxPositionEmbeddings) positions")
@@ -83,7 +83,7 @@ struct GenerateBench: ParsableCommand {
         let passes = secure.passes.map(GenerationReport.PassReport.init)
         let secureSeconds = secure.passTotal.wallSeconds
         let result = Result(
-            model: modelOptions.directory.path,
+            model: modelOptions.location.path,
             config: ["layers": c.numHiddenLayers, "hidden": c.hiddenSize, "intermediate": c.intermediateSize,
                      "heads": c.numAttentionHeads, "kv_heads": c.numKeyValueHeads, "vocab": c.vocabSize],
             promptTokens: prompt.count, newTokens: newTokens, setupSeconds: setupSeconds,
@@ -93,7 +93,7 @@ struct GenerateBench: ParsableCommand {
             peakRssBytes: peakResident)
 
         var lines = [String(format: "%@: %d layers, hidden %d; prompt %d tokens, %d new; set-up %.2f s",
-                            modelOptions.directory.lastPathComponent, c.numHiddenLayers, c.hiddenSize, prompt.count, newTokens, setupSeconds),
+                            modelOptions.location.lastPathComponent, c.numHiddenLayers, c.hiddenSize, prompt.count, newTokens, setupSeconds),
                      "pass  tokens   wall s     MB sent   MB P0 / P1 / P2          rounds   LAN s    WAN s"]
         for (i, p) in passes.enumerated() {
             let parties = (p.perParty ?? []).map { String(format: "%.1f", Double($0.bytesSent) / 1e6) }.joined(separator: " / ")
@@ -109,11 +109,11 @@ struct GenerateBench: ParsableCommand {
         if let jsonPath { try OutputFile.writeJSON(result, to: jsonPath) }
     }
 
-    /// BOS and then `tokens − 1` ids of a fixed English text (repeated if it is too short).
+    /// BOS (when the model adds one) and then ids of a fixed English text (repeated if it is too short).
     static func prompt(_ tokenizer: Tokenizer, tokens: Int) throws -> [Int32] {
         let text = "Once upon a time, in a quiet village by the sea, there lived an old fisherman who told stories to the children every evening. "
         let ids = try tokenizer.encode(text, addBOS: false)
-        var out: [Int32] = [tokenizer.bosId]
+        var out: [Int32] = tokenizer.addsBOS ? [tokenizer.bosId] : []
         while out.count < tokens { out += ids.prefix(tokens - out.count) }
         return out
     }

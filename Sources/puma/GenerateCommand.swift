@@ -26,7 +26,7 @@ struct GenerateCommand: ParsableCommand {
     )
 
     @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup(title: "Deployment (three party processes; the client reads only config.json and tokenizer.model)")
+    @OptionGroup(title: "Deployment (three party processes; the client reads only the model's configuration and tokenizer)")
     var network: NetworkOptions
 
     @Option(parsing: .unconditional, help: "The prompt text (may be empty: generation then starts from BOS alone).")
@@ -49,6 +49,9 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "SiLU approximation in secure mode: \(NonLinear.SiLUMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var silu: NonLinear.SiLUMethod = .symmetric
+
+    @Flag(help: "Wrap --prompt as one user turn in the model's chat format (from its stored template: ChatML, LLaMA-2 [INST], LLaMA-3) and stop at its end-of-turn token.")
+    var chat = false
 
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after the end-of-sequence token.")
     var ignoreEOS = false
@@ -82,36 +85,30 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    /// The client's view of the model in a deployment: config.json (as read, to compare with the
-    /// parties') and the tokenizer; the weights are never opened.
+    /// The client's view of the model in a deployment: the configuration (as text, to compare with
+    /// the parties') and the tokenizer; the weights are never mapped.
     struct ClientModel {
-        let configText: String
-        let configuration: LlamaConfiguration
-        let tokenizer: Tokenizer
+        let files: ModelFiles
+        var configText: String { files.configText }
+        var configuration: LlamaConfiguration { files.configuration }
+        var tokenizer: Tokenizer { files.tokenizer }
         var choosableTokens: Int { LlamaModel.choosableTokens(configuration, tokenizer) }
-
-        init(directory: URL) throws {
-            let url = directory.appendingPathComponent("config.json")
-            let data = try InputFile.read(url)
-            configText = String(decoding: data, as: UTF8.self)
-            configuration = try LlamaConfiguration.parse(data, file: url.path)
-            tokenizer = try Tokenizer(url: directory.appendingPathComponent("tokenizer.model"))
-            try LlamaModel.check(tokenizer, fits: configuration)
-        }
     }
 
     func run() throws {
         let started = Date()
         let deployed = network.deployment != nil
         // A deployment's client never opens the weights.
-        let client = deployed ? try ClientModel(directory: modelOptions.directory) : nil
-        let model = deployed ? nil : try LlamaModel(directory: modelOptions.directory)
+        let client = deployed ? ClientModel(files: try ModelFiles(modelOptions.location)) : nil
+        let model = deployed ? nil : try LlamaModel(at: modelOptions.location)
         if let model, mode != .plain, silu == .symmetric { try model.weights.checkSecureRanges() }
-        let tokenizer = client?.tokenizer ?? model!.tokenizer
-        let config = client?.configuration ?? model!.configuration
-        let promptIds = try tokenizer.encode(prompt, addBOS: true)
+        let files = client?.files ?? model!.files
+        let tokenizer = files.tokenizer
+        let config = files.configuration
+        let chatFormat = chat ? try ChatFormat(template: files.chatTemplate, tokenizer: tokenizer) : nil
+        let promptIds = try chatFormat?.prompt(user: prompt, tokenizer: tokenizer) ?? tokenizer.encodePrompt(prompt)
         let generator = Generator(maxPositions: config.maxPositionEmbeddings, vocabularySize: config.vocabSize,
-                                  eosId: config.eosTokenId.map(Int32.init) ?? tokenizer.eosId)
+                                  eosId: chatFormat?.endOfTurn ?? config.eosTokenId.map(Int32.init) ?? tokenizer.eosId)
         try generator.validate(prompt: promptIds)
         let runSeed = seed ?? UInt64.random(in: 0...UInt64.max)
         let method: SamplingMethod = temperature == 0 ? .greedy : .temperature(temperature, topP: topP)
@@ -206,7 +203,7 @@ struct GenerateCommand: ParsableCommand {
         if let reportJSON {
             let ids = promptIds + result.tokens
             var report = GenerationReport(
-                mode: mode.rawValue, model: modelOptions.directory.path, prompt: prompt, ids: ids,
+                mode: mode.rawValue, model: modelOptions.location.path, prompt: prompt, ids: ids,
                 promptTokens: promptIds.count, generatedTokens: result.tokens.count, text: try tokenizer.decode(ids),
                 stopReason: result.stop.rawValue,
                 total: .init(wallSeconds: finished.timeIntervalSince(started), generationSeconds: seconds),

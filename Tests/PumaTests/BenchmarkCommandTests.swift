@@ -23,7 +23,7 @@ struct BenchmarkCommandTests {
         var expected = SyntheticCheckpoint.Preset.tiny.configuration
         expected.numHiddenLayers = 3
         #expect(checkpoint.configuration == expected)
-        let names = checkpoint.shards.map { URL(fileURLWithPath: $0.path).lastPathComponent }
+        let names = checkpoint.files.map { URL(fileURLWithPath: $0.path).lastPathComponent }
         #expect(names.count >= 2 && names == (1...names.count).map { String(format: "model-%05d-of-%05d.safetensors", $0, names.count) })
         #expect(checkpoint.tensorNames.allSatisfy { checkpoint.info($0)!.dtype == .f16 })
         let weights = try LlamaWeights(checkpoint: checkpoint)

@@ -9,7 +9,7 @@ struct EmbeddedModelTests {
     func shape() throws {
         let checkpoint = try Checkpoint(directory: Fixtures.embeddedModel)
         let c = checkpoint.configuration
-        #expect(checkpoint.shards.count == 2)
+        #expect(checkpoint.files.count == 2)
         #expect(c.numKeyValueHeads < c.numAttentionHeads)
         #expect(!c.tieWordEmbeddings && checkpoint.info("lm_head.weight") != nil)
         #expect(checkpoint.tensorNames.compactMap(checkpoint.info).allSatisfy { $0.dtype == .bf16 })
@@ -20,7 +20,7 @@ struct EmbeddedModelTests {
 
     @Test("greedy continuations match the training script's PyTorch forward")
     func golden() throws {
-        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let model = try LlamaModel(at: Fixtures.embeddedModel)
         let golden = try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))
         let cases = golden["greedy"] as! [[String: Any]]
         #expect(cases.count == 4)

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("puma eval: agreement, logit error and perplexity against known answers")
 struct EvaluationTests {
-    static let model = try! LlamaModel(directory: Fixtures.embeddedModel)
+    static let model = try! LlamaModel(at: Fixtures.embeddedModel)
 
     static func plain() -> PlainPredictor {
         PlainPredictor(transformer: PlainTransformer(config: model.configuration, weights: model.weights), sampler: Sampler(method: .greedy, seed: 0))
@@ -227,7 +227,7 @@ struct HeldOutLossTests {
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let model = try LlamaModel(at: Fixtures.embeddedModel)
         var stream: [Int32] = []
         // As models/train/train.sh: drop each verse's reference ("Gen1:1 "), keep non-blank lines.
         let reference = try Regex("^[0-9A-Za-z]+[0-9]+:[0-9]+ ")

@@ -11,8 +11,8 @@ struct PlainTransformerTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let tiny = try TinyModel.write(to: dir, dtype: dtype, seed: 42)
         let checkpoint = try Checkpoint(directory: dir)
-        #expect(checkpoint.shards.count == 2)
-        #expect(checkpoint.shards.allSatisfy { $0.tensors.values.allSatisfy { $0.dtype == dtype } })
+        #expect(checkpoint.files.count == 2)
+        #expect(checkpoint.files.allSatisfy { $0.tensors.allSatisfy { $0.dtype == dtype } })
         let transformer = PlainTransformer(config: checkpoint.configuration, weights: try LlamaWeights(checkpoint: checkpoint))
         let ids: [Int32] = [1, 7, 39, 3, 3, 20, 11, 0, 5, 30, 2, 17]  // fills the whole context
         let reference = tiny.naiveForward(ids)
@@ -55,7 +55,7 @@ struct PlainTransformerTests {
 
     @Test("stories260K: golden logits of the prompt within 1e-4", .enabled(if: Fixtures.hasSharedModels, Comment(rawValue: Fixtures.sharedModelsMissing)))
     func storiesLogits() throws {
-        let model = try LlamaModel(directory: Fixtures.stories)
+        let model = try LlamaModel(at: Fixtures.stories)
         let golden = try Fixtures.json(Fixtures.stories.appendingPathComponent("golden.json"))
         let entry = (golden["logits"] as! [[String: Any]])[0]
         let ids = (entry["ids"] as! [Int]).map(Int32.init)
@@ -71,7 +71,7 @@ struct PlainTransformerTests {
     @Test("stories260K: all 6 golden greedy continuations (48 tokens) exactly",
           .enabled(if: Fixtures.hasSharedModels, Comment(rawValue: Fixtures.sharedModelsMissing)))
     func storiesGreedy() throws {
-        let model = try LlamaModel(directory: Fixtures.stories)
+        let model = try LlamaModel(at: Fixtures.stories)
         let golden = try Fixtures.json(Fixtures.stories.appendingPathComponent("golden.json"))
         let cases = golden["greedy"] as! [[String: Any]]
         #expect(cases.count == 6)

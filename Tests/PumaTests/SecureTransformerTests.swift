@@ -8,7 +8,7 @@ import Testing
 struct SecureTransformerTests {
     /// Secure greedy generation from each golden prompt reproduces the golden ids exactly.
     func expectGoldenContinuations(_ directory: URL, tokens: Int) throws {
-        let model = try LlamaModel(directory: directory)
+        let model = try LlamaModel(at: directory)
         let golden = try Fixtures.json(directory.appendingPathComponent("golden.json"))
         let c = model.configuration
         let generator = Generator(maxPositions: c.maxPositionEmbeddings, vocabularySize: c.vocabSize, eosId: 2)
@@ -34,7 +34,7 @@ struct SecureTransformerTests {
 
     @Test("with the KV cache, a decode pass costs the same but for attention, which grows with the cache")
     func perTokenCost() throws {
-        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let model = try LlamaModel(at: Fixtures.embeddedModel)
         let generator = Generator(maxPositions: 256, vocabularySize: model.configuration.vocabSize, eosId: 2)
         var predictor = SecurePredictor(config: model.configuration, weights: model.weights, seed: 2)
         let prompt = try model.tokenizer.encode("And God said", addBOS: true)
@@ -107,7 +107,7 @@ struct SecureTransformerTests {
 
     @Test("the cleartext fixed-point twin reproduces the embedded model's goldens with no range violation")
     func cleartextTwin() throws {
-        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let model = try LlamaModel(at: Fixtures.embeddedModel)
         let golden = try Fixtures.json(Fixtures.embeddedModel.appendingPathComponent("golden.json"))
         let c = model.configuration
         let generator = Generator(maxPositions: c.maxPositionEmbeddings, vocabularySize: c.vocabSize, eosId: 2)
@@ -137,7 +137,7 @@ struct SecureTransformerTests {
 
     @Test("Gumbel-max sampling: reproducible with a seed, varied across seeds")
     func sampling() throws {
-        let model = try LlamaModel(directory: Fixtures.embeddedModel)
+        let model = try LlamaModel(at: Fixtures.embeddedModel)
         let generator = Generator(maxPositions: 256, vocabularySize: model.configuration.vocabSize, eosId: 2)
         let prompt = try model.tokenizer.encode("And", addBOS: true)
         func sample(_ seed: UInt64) throws -> [Int32] {

@@ -58,8 +58,25 @@ void puma_float_gemm_nt(const float *a, size_t lda, const float *b, size_t ldb, 
 
 // MARK: Conversions of checkpoint data
 
-/// Element types of checkpoint tensors.
-typedef enum { PUMA_F32 = 0, PUMA_F16 = 1, PUMA_BF16 = 2 } puma_dtype;
+/// Element types of checkpoint tensors: the plain ones (safetensors and GGUF), and llama.cpp's block
+/// formats (GGUF), whose elements come in blocks of 32 or 256 sharing their scales.
+typedef enum {
+    PUMA_F32 = 0, PUMA_F16 = 1, PUMA_BF16 = 2,
+    PUMA_Q8_0 = 3, PUMA_Q4_0 = 4, PUMA_Q4_1 = 5, PUMA_Q4_K = 6, PUMA_Q5_K = 7, PUMA_Q6_K = 8
+} puma_dtype;
+
+/// Elements per block of `dtype`: 1 for F32, F16 and BF16, 32 for Q8_0, Q4_0 and Q4_1, 256 for the K types.
+size_t puma_dtype_block_elements(puma_dtype dtype);
+
+/// Bytes per block of `dtype`.
+size_t puma_dtype_block_bytes(puma_dtype dtype);
+
+/// Dequantizes `blocks` whole blocks at `src` to Float32 (blocks × block-elements values), equal element
+/// for element to the `gguf` Python package's `dequantize` (and so to ggml's). Any dtype.
+void puma_dequantize(const void *src, puma_dtype dtype, size_t blocks, float *out);
+
+/// The functions below take the plain dtypes only (F32, F16, BF16); block formats go through
+/// `puma_dequantize` first.
 
 /// Widens `count` little-endian elements of `dtype` to Float32.
 void puma_to_float(const void *src, puma_dtype dtype, size_t count, float *out);

@@ -16,6 +16,8 @@ typedef struct spm_handle spm_handle;
 /// Loads `tokenizer.model` from `path`. Returns NULL on failure and writes a NUL-terminated
 /// message (at most `error_capacity` bytes) into `error`.
 spm_handle *spm_load(const char *path, char *error, size_t error_capacity);
+/// Loads a serialized SentencePiece ModelProto (`length` bytes at `data`), as `spm_load` does a file.
+spm_handle *spm_load_serialized(const char *data, size_t length, char *error, size_t error_capacity);
 void spm_free(spm_handle *handle);
 
 int32_t spm_piece_count(const spm_handle *handle);
@@ -23,6 +25,10 @@ int32_t spm_bos_id(const spm_handle *handle);
 int32_t spm_eos_id(const spm_handle *handle);
 int32_t spm_unk_id(const spm_handle *handle);
 int spm_is_byte(const spm_handle *handle, int32_t id);
+/// The piece's score (0 out of range).
+float spm_score(const spm_handle *handle, int32_t id);
+/// The piece's type as GGUF numbers it: 1 normal, 2 unknown, 3 control, 5 unused, 6 byte; 0 out of range.
+int spm_piece_type(const spm_handle *handle, int32_t id);
 
 /// Encodes `length` bytes of UTF-8 `text`. On success returns 0 and a malloc'ed array in `*ids`
 /// (free with spm_free_buffer) of `*count` ids; on failure returns -1.

@@ -1,0 +1,147 @@
+/* Dequantization of llama.cpp's block formats (GGUF tensors) to Float32, element for element equal to
+ * the reference `gguf` Python package (gguf-py `quants.py`, itself equal to ggml's `dequantize_row_*`):
+ * the same products in the same order, in single precision, never fused. */
+#include "puma_kernels.h"
+
+#include <string.h>
+
+#pragma clang fp contract(off)
+
+/* IEEE binary16 → binary32 (exact). */
+static float half(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {
+        int shift = 0;
+        while (!(mantissa & 0x400)) { mantissa <<= 1; ++shift; }
+        bits = sign | ((uint32_t)(113 - shift) << 23) | ((mantissa & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+size_t puma_dtype_block_elements(puma_dtype dtype) {
+    switch (dtype) {
+    case PUMA_F32: case PUMA_F16: case PUMA_BF16: return 1;
+    case PUMA_Q8_0: case PUMA_Q4_0: case PUMA_Q4_1: return 32;
+    case PUMA_Q4_K: case PUMA_Q5_K: case PUMA_Q6_K: return 256;
+    }
+    return 0;
+}
+
+size_t puma_dtype_block_bytes(puma_dtype dtype) {
+    switch (dtype) {
+    case PUMA_F32: return 4;
+    case PUMA_F16: case PUMA_BF16: return 2;
+    case PUMA_Q8_0: return 34;   /* f16 d, int8 q[32] */
+    case PUMA_Q4_0: return 18;   /* f16 d, 4-bit q[32] */
+    case PUMA_Q4_1: return 20;   /* f16 d, f16 m, 4-bit q[32] */
+    case PUMA_Q4_K: return 144;  /* f16 d, f16 dmin, 6-bit scales and mins [8+8], 4-bit q[256] */
+    case PUMA_Q5_K: return 176;  /* as Q4_K, plus the fifth bits qh[32] */
+    case PUMA_Q6_K: return 210;  /* 4-bit ql[128], 2-bit qh[64], int8 scales[16], f16 d */
+    }
+    return 0;
+}
+
+/* The 6-bit scale and min of sub-block j (0…7) of a Q4_K/Q5_K block's 12 packed scale bytes. */
+static void scale_min_k4(int j, const uint8_t *q, uint8_t *scale, uint8_t *min) {
+    if (j < 4) {
+        *scale = q[j] & 63;
+        *min = q[j + 4] & 63;
+    } else {
+        *scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *min = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+static void q8_0(const uint8_t *b, float *y) {
+    const float d = half(b);
+    for (int i = 0; i < 32; ++i) y[i] = (float)(int8_t)b[2 + i] * d;
+}
+
+static void q4_0(const uint8_t *b, float *y) {
+    const float d = half(b);
+    for (int i = 0; i < 16; ++i) {
+        y[i] = d * (float)((int)(b[2 + i] & 0xF) - 8);
+        y[i + 16] = d * (float)((int)(b[2 + i] >> 4) - 8);
+    }
+}
+
+static void q4_1(const uint8_t *b, float *y) {
+    const float d = half(b), m = half(b + 2);
+    for (int i = 0; i < 16; ++i) {
+        y[i] = d * (float)(b[4 + i] & 0xF) + m;
+        y[i + 16] = d * (float)(b[4 + i] >> 4) + m;
+    }
+}
+
+static void q4_k(const uint8_t *b, float *y) {
+    const float d = half(b), dmin = half(b + 2);
+    const uint8_t *scales = b + 4, *q = b + 16;
+    for (int j = 0; j < 8; j += 2, q += 32) {
+        uint8_t sc, m;
+        scale_min_k4(j, scales, &sc, &m);
+        const float d1 = d * (float)sc, m1 = dmin * (float)m;
+        scale_min_k4(j + 1, scales, &sc, &m);
+        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        for (int l = 0; l < 32; ++l) *y++ = d1 * (float)(q[l] & 0xF) - m1;
+        for (int l = 0; l < 32; ++l) *y++ = d2 * (float)(q[l] >> 4) - m2;
+    }
+}
+
+static void q5_k(const uint8_t *b, float *y) {
+    const float d = half(b), dmin = half(b + 2);
+    const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
+    for (int j = 0; j < 8; j += 2, ql += 32) {
+        uint8_t sc, m;
+        scale_min_k4(j, scales, &sc, &m);
+        const float d1 = d * (float)sc, m1 = dmin * (float)m;
+        scale_min_k4(j + 1, scales, &sc, &m);
+        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        for (int l = 0; l < 32; ++l) *y++ = d1 * (float)((ql[l] & 0xF) | (((qh[l] >> j) & 1) << 4)) - m1;
+        for (int l = 0; l < 32; ++l) *y++ = d2 * (float)((ql[l] >> 4) | (((qh[l] >> (j + 1)) & 1) << 4)) - m2;
+    }
+}
+
+static void q6_k(const uint8_t *b, float *y) {
+    const uint8_t *ql = b, *qh = b + 128;
+    const int8_t *sc = (const int8_t *)(b + 192);
+    const float d = half(b + 208);
+    for (int n = 0; n < 2; ++n, y += 128, ql += 64, qh += 32, sc += 8) {
+        for (int l = 0; l < 32; ++l) {
+            const int is = l / 16;
+            const int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l + 0] = (d * (float)sc[is + 0]) * (float)q1;
+            y[l + 32] = (d * (float)sc[is + 2]) * (float)q2;
+            y[l + 64] = (d * (float)sc[is + 4]) * (float)q3;
+            y[l + 96] = (d * (float)sc[is + 6]) * (float)q4;
+        }
+    }
+}
+
+void puma_dequantize(const void *src, puma_dtype dtype, size_t blocks, float *out) {
+    const uint8_t *p = (const uint8_t *)src;
+    const size_t bytes = puma_dtype_block_bytes(dtype), elements = puma_dtype_block_elements(dtype);
+    void (*one)(const uint8_t *, float *) = NULL;
+    switch (dtype) {
+    case PUMA_F32: case PUMA_F16: case PUMA_BF16: puma_to_float(src, dtype, blocks, out); return;
+    case PUMA_Q8_0: one = q8_0; break;
+    case PUMA_Q4_0: one = q4_0; break;
+    case PUMA_Q4_1: one = q4_1; break;
+    case PUMA_Q4_K: one = q4_k; break;
+    case PUMA_Q5_K: one = q5_k; break;
+    case PUMA_Q6_K: one = q6_k; break;
+    }
+    for (size_t i = 0; i < blocks; ++i) one(p + i * bytes, out + i * elements);
+}
