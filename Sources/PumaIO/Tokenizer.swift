@@ -122,6 +122,21 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
+    /// The text one token stands for on its own, as llama.cpp's `llama-tokenize` shows it: its bytes
+    /// (a lone part of a multi-byte character as U+FFFD), SentencePiece's "▁" as a space, control
+    /// tokens as their own text.
+    public func pieceText(_ id: Int32) -> String? {
+        guard let piece = piece(id) else { return nil }
+        switch backend {
+        case .bpe(let bpe): return bpe.control.contains(id) ? piece : String(decoding: bpe.bytes([id]), as: UTF8.self)
+        case .sentencePiece:
+            if isByte(id), piece.hasPrefix("<0x"), let byte = UInt8(piece.dropFirst(3).dropLast(), radix: 16) {
+                return String(decoding: [byte], as: UTF8.self)
+            }
+            return piece.replacingOccurrences(of: "\u{2581}", with: " ")
+        }
+    }
+
     /// The id of a piece (a special token's text, e.g. "<|im_end|>"), if the vocabulary has it.
     public func id(ofPiece piece: String) -> Int32? {
         switch backend {

@@ -8,7 +8,7 @@ struct Puma: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "puma",
         abstract: "Private LLaMA inference: text generation inside a three-party MPC engine.",
-        subcommands: [GenerateCommand.self, EvalCommand.self, InspectCommand.self, BenchCommand.self, MakeModelCommand.self,
+        subcommands: [GenerateCommand.self, EvalCommand.self, InspectCommand.self, TokenizeCommand.self, BenchCommand.self, MakeModelCommand.self,
                       DeployCommand.self, PartyCommand.self, OwnerCommand.self],
         defaultSubcommand: GenerateCommand.self
     )

@@ -50,7 +50,7 @@ struct CLITests {
     func badInput() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try expectFailure(["generate", "--model", dir.appendingPathComponent("none").path, "--prompt", "x"], "missing file: model directory")
+        try expectFailure(["generate", "--model", dir.appendingPathComponent("none").path, "--prompt", "x"], "missing file: model \(dir.path)/none (a Hugging Face directory or a GGUF file)")
         try expectFailure(["generate", "--model", dir.path, "--prompt", "x"], "missing file: \(dir.path)/config.json")
         try expectFailure(["generate", "--prompt", "x", "--top-p", "1.5"], "--top-p must lie in (0, 1]")
         try expectFailure(["generate", "--prompt", "x", "--temperature=-1"], "--temperature must be a finite number ≥ 0")
@@ -109,7 +109,7 @@ struct CLITests {
         try expectFailure(["bench", "protocols", "--elements", "4"], "--elements (4) must be at least --width (16)")
         try expectFailure(["generate", "--prompt", "x", "--temperature", "-1"], "--temperature must be a finite number ≥ 0")
         try expectFailure(["generate", "--prompt", "x", "--max-tokens", "-3"], "--max-tokens must be ≥ 0")
-        try expectFailure(["generate", "--model", "", "--prompt", "x"], "--model must name a model directory, got an empty path")
+        try expectFailure(["generate", "--model", "", "--prompt", "x"], "--model must name a model directory or GGUF file, got an empty path")
         try expectFailure(["generate", "--prompt", "x", "--report-json", "/nonexistent/r.json"], "--report-json: the directory /nonexistent does not exist")
         try expectFailure(["generate", "--prompt", "x", "--report-json", dir.path], "--report-json must name a file")
         try expectFailure(["generate", "--prompt", "x", "--mode", "plain", "--early-stop"], "--early-stop applies to the secure modes")
@@ -144,9 +144,11 @@ struct CLITests {
         let run = try PumaProcess(["inspect", "--model", Fixtures.stories.path])
         #expect(run.status == 0)
         #expect(run.stdout.contains("layers 5, hidden 64, intermediate 172, heads 8, kv heads 4, head dim 8"))
-        #expect(run.stdout.contains("tensors 48 (F32 48)"))
+        #expect(run.stdout.contains("model: \(Fixtures.stories.path) (Hugging Face directory)"))
+        #expect(run.stdout.contains("safetensors model-00001-of-00002.safetensors"))
+        #expect(run.stdout.contains("tensors 48: F32 48 (1.2 MB, 32.00 bits/weight)"))
         #expect(run.stdout.contains("260032 used by the transformer"))
-        #expect(run.stdout.contains("tokenizer 512 pieces"))
+        #expect(run.stdout.contains("tokenizer: SentencePiece, 512 pieces (bos 1, eos 2, unk 0), prompts start with BOS"))
     }
 
     @Test("bench protocols reports every primitive with its declared rounds and bytes")

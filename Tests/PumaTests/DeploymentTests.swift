@@ -411,7 +411,7 @@ struct DeploymentTests {
                                                deployment: try cluster.routedCopy("routed", p1: relay.port))
         #expect(client.waitForOutput(beyond: Self.prompt.count + 10))
         relay.inject(.drop)
-        #expect(client.waitForExit(20))
+        try #require(client.waitForExit(20), "the client is still running 20 s after its link to P1 dropped")
         #expect(client.process.terminationStatus != 0 && client.errorLines.count == 1 && client.errorText.contains("P1"), "\(client.errorText)")
         #expect(cluster.parties.allSatisfy { $0.waitFor("the client left", 10) }, "\(cluster.parties.map(\.errorText))")
         #expect(cluster.running == [0, 1, 2])
