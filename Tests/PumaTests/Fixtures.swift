@@ -12,9 +12,15 @@ enum Fixtures {
     static let stories = sharedModels.appendingPathComponent("stories260K")
     static let llamaTokenizer = sharedModels.appendingPathComponent("llama2-tokenizer")
     static let embeddedModel = packageRoot.appendingPathComponent("models/kjv-1m")
+    static let smolLM = sharedModels.appendingPathComponent("smollm2-135m-instruct")
+    static let smolLMFile = smolLM.appendingPathComponent("SmolLM2-135M-Instruct.Q4_1.gguf")
+    /// Vectors made once by the scripts in scripts/ and committed beside the tests.
+    static let vectors = packageRoot.appendingPathComponent("Tests/PumaTests/Vectors")
 
     static let hasSharedModels = FileManager.default.fileExists(atPath: stories.appendingPathComponent("golden.json").path)
     static let sharedModelsMissing = "../shared/models is absent (fresh clone outside the workplace): real-model tests skipped"
+    static let hasSmolLM = FileManager.default.fileExists(atPath: smolLMFile.path)
+    static let smolLMMissing = "../shared/models/smollm2-135m-instruct is absent (fresh clone outside the workplace): SmolLM2 tests skipped"
 
     /// A fresh temporary directory, removed by the caller with `cleanUp`.
     static func temporaryDirectory() throws -> URL {
