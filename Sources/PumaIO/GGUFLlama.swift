@@ -114,6 +114,15 @@ public enum GGUFLlama {
         return "model.layers.\(layer).\(kind).weight"
     }
 
+    /// The GGUF name of a Hugging Face tensor name (the inverse of `huggingFaceName`).
+    public static func ggufName(_ name: String) -> String? {
+        if let global = globalNames.first(where: { $0.value == name })?.key { return global }
+        let parts = name.split(separator: ".")
+        guard parts.count >= 5, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]),
+              let kind = layerNames.first(where: { $0.value == parts[3...].dropLast().joined(separator: ".") })?.key else { return nil }
+        return "blk.\(layer).\(kind).weight"
+    }
+
     /// Every tensor under its Hugging Face name (`rope_freqs.weight`, read into the configuration,
     /// is left out); q and k read with llama.cpp's permutation undone.
     public static func tensors(_ file: GGUFFile, configuration c: LlamaConfiguration) throws -> [String: MappedTensor] {

@@ -23,9 +23,13 @@ public enum GGUFWriter {
     static let alignment = 32
 
     /// Writes `tensors`, their bytes produced by `produce(tensor, byteOffset, buffer)` at most
-    /// `chunkBytes` at a time.
+    /// `chunkBytes` at a time, in whole blocks of the tensor's type.
     public static func write(to url: URL, metadata: [(String, GGUFValue)], tensors: [Tensor], chunkBytes: Int = 32 << 20,
                              produce: (Int, Int, UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        for tensor in tensors where tensor.dtype.byteCount(shape: tensor.shape) == nil {
+            throw PumaIOError.invalidValue(file: url.path, key: tensor.name,
+                reason: "shape \(tensor.shape) is not made of whole \(tensor.dtype.rawValue) blocks of \(tensor.dtype.blockElements)")
+        }
         var header = Data()
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
@@ -84,12 +88,13 @@ public enum GGUFWriter {
         guard let handle = try? FileHandle(forWritingTo: url) else { throw PumaIOError.unreadableFile(url.path, reason: "cannot be written") }
         defer { try? handle.close() }
         try handle.write(contentsOf: header)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 64)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(chunkBytes, 256), alignment: 64)
         defer { buffer.deallocate() }
         for (i, tensor) in tensors.enumerated() {
             var done = 0
+            let step = max(chunkBytes / tensor.dtype.blockBytes, 1) * tensor.dtype.blockBytes  // whole blocks per chunk
             while done < tensor.byteCount {
-                let n = min(chunkBytes, tensor.byteCount - done)
+                let n = min(step, tensor.byteCount - done)
                 let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
                 try produce(i, done, chunk)
                 try handle.write(contentsOf: Data(bytesNoCopy: chunk.baseAddress!, count: n, deallocator: .none))

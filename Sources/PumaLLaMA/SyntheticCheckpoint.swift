@@ -81,6 +81,99 @@ public enum SyntheticCheckpoint {
         try FileManager.default.copyItem(at: tokenizer, to: target)
     }
 
+    /// The tensor types `writeGGUF` can fill with random blocks.
+    public static let ggufTypes: [TensorDType] = [.f16, .q8_0, .q4_K, .q6_K]
+
+    /// Writes the checkpoint as one llama.cpp GGUF file: `llama.*` keys, GGUF tensor names, the
+    /// SentencePiece tokenizer's vocabulary as `tokenizer.ggml.model = llama`, norms F32 ones and every
+    /// matrix of `type` (Q8_0 or F16 where its rows are not whole blocks of it) — F16 values ≈ N(0, 0.02²), or random blocks of a quantized type (random
+    /// quants under fixed scales: values within a few hundredths of zero) — so the weight path of a
+    /// 4.5-bit 7B model can be measured against the F16 one. `progress(bytesWritten, total)`.
+    public static func writeGGUF(config c: LlamaConfiguration, tokenizer url: URL, type: TensorDType, to file: URL, seed: UInt64 = 1,
+                                 progress: (Int, Int) -> Void = { _, _ in }) throws {
+        precondition(ggufTypes.contains(type), "writeGGUF fills \(ggufTypes.map(\.rawValue))")
+        let tokenizer = try Tokenizer(url: url)
+        let ids = (0..<Int32(tokenizer.pieceCount))
+        let metadata: [(String, GGUFValue)] = [
+            ("general.architecture", .string("llama")), ("general.name", .string("puma make-model (random weights)")),
+            ("llama.block_count", .uint(UInt64(c.numHiddenLayers))), ("llama.context_length", .uint(UInt64(c.maxPositionEmbeddings))),
+            ("llama.embedding_length", .uint(UInt64(c.hiddenSize))), ("llama.feed_forward_length", .uint(UInt64(c.intermediateSize))),
+            ("llama.attention.head_count", .uint(UInt64(c.numAttentionHeads))), ("llama.attention.head_count_kv", .uint(UInt64(c.numKeyValueHeads))),
+            ("llama.rope.freq_base", .float(c.ropeTheta)), ("llama.attention.layer_norm_rms_epsilon", .float(c.rmsNormEps)),
+            ("tokenizer.ggml.model", .string("llama")),
+            ("tokenizer.ggml.tokens", .array(ids.map { .string(tokenizer.piece($0) ?? "") })),
+            ("tokenizer.ggml.scores", .array(ids.map { .float(Double(tokenizer.sentencePieceEntry($0)?.score ?? 0)) })),
+            ("tokenizer.ggml.token_type", .array(ids.map { .int(Int64(tokenizer.sentencePieceEntry($0)?.type ?? 1)) })),
+            ("tokenizer.ggml.bos_token_id", .uint(UInt64(max(tokenizer.bosId, 0)))), ("tokenizer.ggml.eos_token_id", .uint(UInt64(max(tokenizer.eosId, 0)))),
+            ("tokenizer.ggml.unknown_token_id", .uint(UInt64(max(tokenizer.unkId, 0)))),
+        ]
+        let hf = LlamaWeights.expectedTensors(c).filter { !(c.tieWordEmbeddings && $0.name == "lm_head.weight") }
+        // Rows that are not whole blocks of `type` fall back to Q8_0, else F16 (as llama.cpp's quantizer does).
+        func typeOf(_ shape: [Int]) -> TensorDType {
+            if shape.count == 1 { return .f32 }
+            return [type, .q8_0, .f16].first { shape[1] % $0.blockElements == 0 }!
+        }
+        let tensors = hf.map { GGUFWriter.Tensor(name: GGUFLlama.ggufName($0.name)!, dtype: typeOf($0.shape), shape: $0.shape) }
+        let total = tensors.reduce(0) { $0 + $1.byteCount }
+        let generator = AESCounterPRG(seed: seed, stream: 7)
+        var written = 0
+        try GGUFWriter.write(to: file, metadata: metadata, tensors: tensors) { index, byteOffset, buffer in
+            let tensor = tensors[index]
+            if tensor.dtype == .f32 {
+                let out = buffer.baseAddress!.assumingMemoryBound(to: Float.self)
+                for i in 0..<(buffer.count / 4) { out[i] = 1 }
+            } else if tensor.dtype == .f16 {
+                fill(generator, stream: UInt64(index + 1), offset: byteOffset / 2, count: buffer.count / 2,
+                     into: buffer.baseAddress!.assumingMemoryBound(to: UInt16.self))
+            } else {
+                randomBlocks(generator, stream: UInt64(index + 1), type: tensor.dtype, byteOffset: byteOffset, into: buffer)
+            }
+            written += buffer.count
+            progress(written, total)
+        }
+    }
+
+    /// Random blocks of a quantized type for bytes [byteOffset, byteOffset + buffer.count) of a tensor
+    /// (whole blocks: chunks are multiples of the block size): random quants and scales, the block's
+    /// f16 multipliers fixed so values stay within about ±0.05.
+    static func randomBlocks(_ generator: AESCounterPRG, stream: UInt64, type: TensorDType, byteOffset: Int, into buffer: UnsafeMutableRawBufferPointer) {
+        let size = type.blockBytes
+        precondition(byteOffset % size == 0 && buffer.count % size == 0, "whole blocks")
+        let words = (buffer.count + 7) / 8
+        let random = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+        defer { random.deallocate() }
+        generator.words(stream: stream, offset: byteOffset / 8, into: random, count: words)
+        memcpy(buffer.baseAddress!, random, buffer.count)
+        let bytes = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        func half(_ value: Float, at p: UnsafeMutablePointer<UInt8>) {
+            let bits = Float16(value).bitPattern
+            p[0] = UInt8(bits & 0xFF)
+            p[1] = UInt8(bits >> 8)
+        }
+        for b in 0..<(buffer.count / size) {
+            let block = bytes + b * size
+            switch type {
+            case .q8_0: half(0.02 / 64, at: block)
+            case .q4_K:
+                // Sub-block scales 32…63 with mins 15/16 of them: quants centred on zero.
+                half(2.5e-5, at: block)
+                half(2.5e-5 * 16 / 15 * 7.5, at: block + 2)
+                let s = block + 4
+                var scale = [UInt8](repeating: 0, count: 8), minimum = [UInt8](repeating: 0, count: 8)
+                for j in 0..<8 { scale[j] = 32 | (s[j] & 31); minimum[j] = UInt8(Int(scale[j]) * 15 / 16) }
+                for j in 0..<4 {
+                    s[j] = scale[j] | (scale[j + 4] >> 4) << 6
+                    s[j + 4] = minimum[j] | (minimum[j + 4] >> 4) << 6
+                    s[j + 8] = (scale[j + 4] & 0xF) | (minimum[j + 4] & 0xF) << 4
+                }
+            case .q6_K:
+                for j in 0..<16 { block[192 + j] = 16 | (block[192 + j] & 15) }
+                half(5e-5, at: block + 208)
+            default: preconditionFailure("no random blocks for \(type.rawValue)")
+            }
+        }
+    }
+
     /// Random F16 values of one tensor's elements [offset, offset + count), split over the cores.
     static func fill(_ generator: AESCounterPRG, stream: UInt64, offset: Int, count: Int, into out: UnsafeMutablePointer<UInt16>) {
         nonisolated(unsafe) let base = out
