@@ -57,12 +57,13 @@ let package = Package(
             ]
         ),
         // One test target: its dependency on the executable makes `swift test` build `puma` for the CLI tests.
+        // Vectors/: test vectors read from the source tree (made by the scripts in scripts/).
         .testTarget(name: "PumaTests", dependencies: [
             "PumaCore", "PumaMPC", "PumaNN", "PumaIO", "PumaLLaMA", "PumaNet", "puma",
             // A raw TLS peer for the deployment's fault tests (frames puma itself never sends).
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], exclude: ["Vectors"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -18,6 +18,8 @@ public final class BPETokenizer: @unchecked Sendable {
     let added: [(text: [Unicode.Scalar], id: Int32)]
     /// Ids of control tokens (decoded to nothing, as SentencePiece does with BOS and EOS).
     public let control: Set<Int32>
+    /// Ids of added tokens stored as literal text rather than byte characters.
+    let literal: Set<Int32>
     /// Id of each of the 256 bytes' characters (nil: not in the vocabulary).
     let byteIds: [Int32?]
     private var cache: [String: [Int32]] = [:]
@@ -68,6 +70,7 @@ public final class BPETokenizer: @unchecked Sendable {
         for (id, _) in added where !(0..<Int32(tokens.count)).contains(id) { throw invalid("added token id \(id) is outside the vocabulary") }
         self.added = added.filter { !$0.text.isEmpty }.map { (Array($0.text.unicodeScalars), $0.id) }.sorted { $0.text.count > $1.text.count }
         self.control = control
+        literal = Set(added.map(\.id))
         self.preTokenizer = preTokenizer
         self.ignoreMerges = ignoreMerges
     }
@@ -136,11 +139,12 @@ public final class BPETokenizer: @unchecked Sendable {
         return symbols
     }
 
-    /// The UTF-8 bytes `ids` stand for (control tokens none, added tokens their text).
+    /// The UTF-8 bytes `ids` stand for (control tokens none, other added tokens their literal text).
     public func bytes(_ ids: [Int32]) -> [UInt8] {
         var out: [UInt8] = []
         for id in ids where !control.contains(id) {
             let token = tokens[Int(id)]
+            if literal.contains(id) { out += Array(token.utf8); continue }
             for c in token.unicodeScalars {
                 if let b = Self.characterBytes[c] { out.append(b) } else { out += Array(String(c).utf8) }
             }

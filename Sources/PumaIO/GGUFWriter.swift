@@ -84,8 +84,9 @@ public enum GGUFWriter {
         }
         header.append(contentsOf: [UInt8](repeating: 0, count: (alignment - header.count % alignment) % alignment))
 
-        FileManager.default.createFile(atPath: url.path, contents: nil)
-        guard let handle = try? FileHandle(forWritingTo: url) else { throw PumaIOError.unreadableFile(url.path, reason: "cannot be written") }
+        guard FileManager.default.createFile(atPath: url.path, contents: nil), let handle = try? FileHandle(forWritingTo: url) else {
+            throw PumaIOError.unreadableFile(url.path, reason: "cannot be written")
+        }
         defer { try? handle.close() }
         try handle.write(contentsOf: header)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(chunkBytes, 256), alignment: 64)

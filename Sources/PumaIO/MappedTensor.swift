@@ -203,7 +203,13 @@ public struct MappedTensorView: @unchecked Sendable {
 
     /// Elements [offset, offset + count) widened to Float into `out`.
     public func floats(offset: Int, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let blockSize = dtype.blockElements
         forEachRun(offset: offset, count: n) { stored, length, done in
+            // Whole blocks (every row of a matrix is) go straight into `out`.
+            if blockSize > 1 && stored % blockSize == 0 && length % blockSize == 0 {
+                puma_dequantize(address(stored), dtype.kernelType, length / blockSize, out + done)
+                return
+            }
             withPlain(stored: stored, count: length) { src, type, m, d in puma_to_float(src, type, m, out + done + d) }
         }
     }

@@ -37,29 +37,9 @@ public struct LlamaWeights: Sendable {
     /// [vocab, dim]; the embedding matrix when the checkpoint ties them.
     public var lmHead: MappedTensor
 
-    /// The tensor names and shapes a checkpoint with `config` must contain.
+    /// The tensor names and shapes a checkpoint with `config` must contain (`LlamaTensorTable`).
     public static func expectedTensors(_ config: LlamaConfiguration) -> [(name: String, shape: [Int])] {
-        let (d, f, v) = (config.hiddenSize, config.intermediateSize, config.vocabSize)
-        let q = config.numAttentionHeads * config.headDim
-        let kv = config.numKeyValueHeads * config.headDim
-        var list: [(String, [Int])] = [("model.embed_tokens.weight", [v, d])]
-        for l in 0..<config.numHiddenLayers {
-            let p = "model.layers.\(l)."
-            list += [
-                (p + "input_layernorm.weight", [d]),
-                (p + "self_attn.q_proj.weight", [q, d]),
-                (p + "self_attn.k_proj.weight", [kv, d]),
-                (p + "self_attn.v_proj.weight", [kv, d]),
-                (p + "self_attn.o_proj.weight", [d, q]),
-                (p + "post_attention_layernorm.weight", [d]),
-                (p + "mlp.gate_proj.weight", [f, d]),
-                (p + "mlp.up_proj.weight", [f, d]),
-                (p + "mlp.down_proj.weight", [d, f]),
-            ]
-        }
-        list.append(("model.norm.weight", [d]))
-        list.append(("lm_head.weight", [v, d]))
-        return list.map { (name: $0.0, shape: $0.1) }
+        LlamaTensorTable(config).entries.map { ($0.name, $0.shape) }
     }
 
     /// Binds every tensor of `checkpoint`. With tied embeddings `lm_head.weight` is not used (and may be absent).
@@ -92,6 +72,43 @@ public struct LlamaWeights: Sendable {
         finalNorm = try load("model.norm.weight")
         // Tied embeddings use the embedding matrix even when an `lm_head.weight` is stored, as Hugging Face does.
         lmHead = config.tieWordEmbeddings ? embedding : try map("lm_head.weight")
+    }
+
+    /// A matrix by its Hugging Face name (the output head is the embedding when they are tied).
+    public func matrix(_ name: String) -> MappedTensor? {
+        switch name {
+        case "model.embed_tokens.weight": return embedding
+        case "lm_head.weight": return lmHead
+        default: return layerField(name) { (layer: LlamaLayerWeights, kind: String) -> MappedTensor? in
+            switch kind {
+            case "self_attn.q_proj.weight": return layer.wq
+            case "self_attn.k_proj.weight": return layer.wk
+            case "self_attn.v_proj.weight": return layer.wv
+            case "self_attn.o_proj.weight": return layer.wo
+            case "mlp.gate_proj.weight": return layer.wGate
+            case "mlp.up_proj.weight": return layer.wUp
+            case "mlp.down_proj.weight": return layer.wDown
+            default: return nil
+            }
+        }
+        }
+    }
+
+    /// A norm's weights by its Hugging Face name.
+    public func norm(_ name: String) -> [Float]? {
+        if name == "model.norm.weight" { return finalNorm }
+        return layerField(name) { layer, kind in
+            kind == "input_layernorm.weight" ? layer.inputNorm : kind == "post_attention_layernorm.weight" ? layer.postAttentionNorm : nil
+        }
+    }
+
+    /// `field(layer, rest)` for a name `model.layers.N.rest`.
+    private func layerField<T>(_ name: String, _ field: (LlamaLayerWeights, String) -> T?) -> T? {
+        let prefix = "model.layers."
+        guard name.hasPrefix(prefix) else { return nil }
+        let rest = name.dropFirst(prefix.count)
+        guard let dot = rest.firstIndex(of: "."), let l = Int(rest[..<dot]), layers.indices.contains(l) else { return nil }
+        return field(layers[l], String(rest[rest.index(after: dot)...]))
     }
 }
 

@@ -72,12 +72,7 @@ public final class OwnerSharing {
 
     /// Elements of each shared tensor, in tensor order (public: derived from the configuration).
     public static func tensorSizes(_ config: LlamaConfiguration) -> [Int] {
-        let layout = SharedModelLayout(config: config)
-        var sizes: [Int: Int] = [:]
-        for m in [layout.embedding, layout.lmHead] + layout.layers.flatMap({ [$0.qkv, $0.o, $0.gateUp, $0.down] }) {
-            for part in m.parts { sizes[part.tensor] = part.rows * m.columns }
-        }
-        return (0..<sizes.count).map { sizes[$0]! }
+        LlamaTensorTable(config).shared.map(\.count)
     }
 
     /// Calls `body` with x2 of every tensor in order, in chunks of at most `chunkElements` (a chunk

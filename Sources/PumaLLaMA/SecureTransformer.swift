@@ -21,23 +21,15 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
     init(weights w: LlamaWeights, config c: LlamaConfiguration, fixedPoint: FixedPoint) {
         fractionalBits = fixedPoint.fractionalBits
         layout = SharedModelLayout(config: c)
-        var matrices: [Int: MappedTensor] = [:], scales: [Int: [Double]] = [:]
-        func assign(_ m: SharedMatrix, _ tensors: [MappedTensor], norm: [Float]? = nil) {
-            for (part, tensor) in zip(m.parts, tensors) {
-                matrices[part.tensor] = tensor
-                if let norm { scales[part.tensor] = norm.map { Double($0) * Double(UInt64(1) << UInt64(fixedPoint.fractionalBits)) } }
+        let shared = LlamaTensorTable(c).shared
+        var scales: [Int: [Double]] = [:]
+        mappings = shared.map { w.matrix($0.name)! }
+        for entry in shared {
+            if case .shared(let number, let norm?) = entry.role {
+                scales[number] = w.norm(norm)!.map { Double($0) * Double(UInt64(1) << UInt64(fixedPoint.fractionalBits)) }
             }
         }
-        assign(layout.embedding, [w.embedding])
-        for (shared, weights) in zip(layout.layers, w.layers) {
-            assign(shared.qkv, [weights.wq, weights.wk, weights.wv], norm: weights.inputNorm)
-            assign(shared.o, [weights.wo])
-            assign(shared.gateUp, [weights.wGate, weights.wUp], norm: weights.postAttentionNorm)
-            assign(shared.down, [weights.wDown])
-        }
-        assign(layout.lmHead, [w.lmHead], norm: w.finalNorm)
-        mappings = Array(matrices.values)
-        views = (0..<matrices.count).map { matrices[$0]!.view }
+        views = mappings.map(\.view)
         columnScales = scales
     }
 
@@ -69,7 +61,7 @@ final class OwnerWeights: PlainTensorSource, @unchecked Sendable {
     }
 }
 
-/// Which shared tensor is which (numbered 0, 1, … in model order): public, derived from the
+/// Which shared tensor is which (numbered as `LlamaTensorTable` numbers them): public, derived from the
 /// configuration alone. Projections that read the same input are stacked (q/k/v, gate/up) so each
 /// costs one round and one truncation.
 struct SharedModelLayout: Sendable {
@@ -93,19 +85,21 @@ struct SharedModelLayout: Sendable {
     let parameters: Int
 
     init(config c: LlamaConfiguration) {
-        let (d, f, v) = (c.hiddenSize, c.intermediateSize, c.vocabSize)
-        let (q, kv) = (c.numAttentionHeads * c.headDim, c.numKeyValueHeads * c.headDim)
-        embedding = SharedMatrix(parts: [.init(tensor: 0, rows: v)], columns: d)
-        layers = (0..<c.numHiddenLayers).map { l in
-            let b = 1 + 7 * l
-            return Layer(qkv: SharedMatrix(parts: [.init(tensor: b, rows: q), .init(tensor: b + 1, rows: kv), .init(tensor: b + 2, rows: kv)], columns: d),
-                         o: SharedMatrix(parts: [.init(tensor: b + 3, rows: d)], columns: q),
-                         gateUp: SharedMatrix(parts: [.init(tensor: b + 4, rows: f), .init(tensor: b + 5, rows: f)], columns: d),
-                         down: SharedMatrix(parts: [.init(tensor: b + 6, rows: d)], columns: f))
+        let table = LlamaTensorTable(c)
+        func matrix(_ names: [String]) -> SharedMatrix {
+            let entries = names.map { table[$0]! }
+            return SharedMatrix(parts: entries.map { .init(tensor: table.number($0.name), rows: $0.shape[0]) }, columns: entries[0].shape[1])
         }
-        lmHead = SharedMatrix(parts: [.init(tensor: 1 + 7 * c.numHiddenLayers, rows: v)], columns: d)
-        parameters = embedding.count + lmHead.count
-            + layers.reduce(0) { $0 + $1.qkv.count + $1.o.count + $1.gateUp.count + $1.down.count }
+        embedding = matrix(["model.embed_tokens.weight"])
+        layers = (0..<c.numHiddenLayers).map { l in
+            let p = "model.layers.\(l)."
+            return Layer(qkv: matrix(["q_proj", "k_proj", "v_proj"].map { p + "self_attn.\($0).weight" }),
+                         o: matrix([p + "self_attn.o_proj.weight"]),
+                         gateUp: matrix([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"]),
+                         down: matrix([p + "mlp.down_proj.weight"]))
+        }
+        lmHead = matrix(["lm_head.weight"])
+        parameters = table.shared.reduce(0) { $0 + $1.count }
     }
 }
 
