@@ -3,30 +3,17 @@
  * the same products in the same order, in single precision, never fused. Q8_0, Q4_0, Q4_1, Q4_K and
  * Q6_K have AVX-512 versions chosen at run time (16 elements per instruction). */
 #include "puma_kernels.h"
+#include "half.h"
 
 #include <string.h>
 
 #pragma clang fp contract(off)
 
-/* IEEE binary16 → binary32 (exact). */
+/* The little-endian binary16 at `p`, widened. */
 static float half(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, bits;
-    if (exponent == 0x1F) {
-        bits = sign | 0x7F800000u | (mantissa << 13);
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;
-    } else {
-        int shift = 0;
-        while (!(mantissa & 0x400)) { mantissa <<= 1; ++shift; }
-        bits = sign | ((uint32_t)(113 - shift) << 23) | ((mantissa & 0x3FF) << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
+    return half_to_float(h);
 }
 
 size_t puma_dtype_block_elements(puma_dtype dtype) {

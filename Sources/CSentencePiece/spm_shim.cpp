@@ -28,16 +28,15 @@ static int copy_out(const std::string &s, char **text, size_t *length) {
     return 0;
 }
 
-extern "C" {
-
-spm_handle *spm_load(const char *path, char *error, size_t error_capacity) {
-    // SentencePiece reports failures as a status or, for some inputs (e.g. a directory), by
-    // throwing: every path out of this function is caught and turned into one plain message
-    // (the library's internal status text names source lines and protobuf calls, not the problem).
+// SentencePiece reports failures as a status or, for some inputs (e.g. a directory), by throwing:
+// every path out of `load` is caught and turned into one plain message (the library's internal
+// status text names source lines and protobuf calls, not the problem).
+template <typename Loader>
+static spm_handle *load(Loader loader, char *error, size_t error_capacity) {
     spm_handle *handle = nullptr;
     try {
         handle = new spm_handle();
-        if (handle->processor.Load(path).ok()) return handle;
+        if (loader(handle->processor).ok()) return handle;
         write_error(error, error_capacity, "not a valid SentencePiece model");
     } catch (const std::bad_alloc &) {
         write_error(error, error_capacity, "out of memory");
@@ -48,19 +47,15 @@ spm_handle *spm_load(const char *path, char *error, size_t error_capacity) {
     return nullptr;
 }
 
+extern "C" {
+
+spm_handle *spm_load(const char *path, char *error, size_t error_capacity) {
+    return load([&](sentencepiece::SentencePieceProcessor &p) { return p.Load(path); }, error, error_capacity);
+}
+
 spm_handle *spm_load_serialized(const char *data, size_t length, char *error, size_t error_capacity) {
-    spm_handle *handle = nullptr;
-    try {
-        handle = new spm_handle();
-        if (handle->processor.LoadFromSerializedProto(absl::string_view(data, length)).ok()) return handle;
-        write_error(error, error_capacity, "not a valid SentencePiece model");
-    } catch (const std::bad_alloc &) {
-        write_error(error, error_capacity, "out of memory");
-    } catch (...) {
-        write_error(error, error_capacity, "not a valid SentencePiece model");
-    }
-    delete handle;
-    return nullptr;
+    return load([&](sentencepiece::SentencePieceProcessor &p) { return p.LoadFromSerializedProto(absl::string_view(data, length)); },
+                error, error_capacity);
 }
 
 void spm_free(spm_handle *handle) { delete handle; }

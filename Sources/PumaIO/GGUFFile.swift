@@ -1,9 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One metadata value of a GGUF file.
 public enum GGUFValue: Sendable, Equatable {
@@ -52,8 +47,7 @@ public final class GGUFFile: @unchecked Sendable {
     public let tensors: [String: TensorInfo]
     /// The data area's alignment (`general.alignment`, default 32).
     public let alignment: Int
-    private let base: UnsafeRawPointer
-    private let mappedSize: Int
+    private let file: MappedFile
     private let dataOffset: Int
 
     /// The GGML type numbers puma reads, and the names of some it does not (for errors).
@@ -79,35 +73,17 @@ public final class GGUFFile: @unchecked Sendable {
 
     public init(url: URL) throws {
         path = url.path
-        try InputFile.check(url)
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw PumaIOError.unreadableFile(path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw PumaIOError.unreadableFile(path, reason: String(cString: strerror(errno))) }
-        let size = Int(st.st_size)
-        guard size >= 24 else { throw PumaIOError.corruptGGUF(file: path, reason: "file has \(size) bytes, shorter than the 24-byte header") }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw PumaIOError.unreadableFile(path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        let path = self.path
+        file = try MappedFile(url, minimumSize: 24) { size in
+            .corruptGGUF(file: path, reason: "file has \(size) bytes, shorter than the 24-byte header")
         }
-        let pointer = UnsafeRawPointer(mapped)
-        do {
-            let parsed = try Self.parse(UnsafeRawBufferPointer(start: pointer, count: size), path: path)
-            (version, metadata, tensors, alignment, dataOffset) = parsed
-        } catch {
-            munmap(mapped, size)
-            throw error
-        }
-        base = pointer
-        mappedSize = size
+        (version, metadata, tensors, alignment, dataOffset) = try Self.parse(file.bytes, path: path)
     }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
 
     /// The tensor read in place from the mapping.
     public func tensor(_ name: String) throws -> MappedTensor {
         guard let info = tensors[name] else { throw PumaIOError.missingTensor(name) }
-        return MappedTensor(info: info, base: base + dataOffset + info.byteRange.lowerBound, owner: self)
+        return MappedTensor(info: info, base: file.base + dataOffset + info.byteRange.lowerBound, owner: file)
     }
 
     /// Bytes of the data area that tensors occupy.

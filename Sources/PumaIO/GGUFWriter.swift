@@ -6,19 +6,7 @@ import Foundation
 /// keys), floats as FLOAT32.
 public enum GGUFWriter {
     /// A tensor to write: its GGUF name, type and row-major shape.
-    public struct Tensor: Sendable {
-        public var name: String
-        public var dtype: TensorDType
-        public var shape: [Int]
-
-        public init(name: String, dtype: TensorDType, shape: [Int]) {
-            self.name = name
-            self.dtype = dtype
-            self.shape = shape
-        }
-
-        public var byteCount: Int { dtype.byteCount(shape: shape) ?? 0 }
-    }
+    public typealias Tensor = TensorSpec
 
     static let alignment = 32
 

@@ -60,6 +60,22 @@ public enum TensorDType: String, Sendable, CaseIterable {
     }
 }
 
+/// A tensor to be written (`SafeTensorsWriter`, `GGUFWriter`): its name, type and row-major shape.
+public struct TensorSpec: Sendable {
+    public var name: String
+    public var dtype: TensorDType
+    public var shape: [Int]
+
+    public init(name: String, dtype: TensorDType, shape: [Int]) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+    }
+
+    /// Its bytes in `dtype` (0 when the rows are not whole blocks; the writers refuse such tensors).
+    public var byteCount: Int { dtype.byteCount(shape: shape) ?? 0 }
+}
+
 /// Where one tensor lives inside a checkpoint file.
 public struct TensorInfo: Sendable, Equatable {
     public let name: String

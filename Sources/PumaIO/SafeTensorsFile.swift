@@ -1,10 +1,4 @@
-import CPumaKernels
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A memory-mapped `.safetensors` file: an 8-byte little-endian header length, a JSON header
 /// describing each tensor, then the raw data area. The header is fully validated on open (offsets
@@ -13,49 +7,30 @@ import Darwin
 public final class SafeTensorsFile: @unchecked Sendable {
     public let path: String
     public let tensors: [String: TensorInfo]
-    private let base: UnsafeRawPointer
-    private let mappedSize: Int
+    private let file: MappedFile
     private let dataOffset: Int
     /// The format's limit on the JSON header (safetensors refuses larger ones too).
     static let headerLimit = 100_000_000
 
     public init(url: URL) throws {
         path = url.path
-        try InputFile.check(url)
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw PumaIOError.unreadableFile(path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw PumaIOError.unreadableFile(path, reason: String(cString: strerror(errno))) }
-        let size = Int(st.st_size)
-        guard size >= 8 else {
-            throw PumaIOError.corruptSafetensors(file: path, reason: "file has \(size) bytes, shorter than the 8-byte header length")
+        let path = self.path
+        file = try MappedFile(url, minimumSize: 8) { size in
+            .corruptSafetensors(file: path, reason: "file has \(size) bytes, shorter than the 8-byte header length")
         }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw PumaIOError.unreadableFile(path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        let (pointer, size) = (file.base, file.size)
+        let headerLength = UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+        guard headerLength <= UInt64(Self.headerLimit) else {
+            throw PumaIOError.corruptSafetensors(file: path, reason: "header length \(headerLength) is above the format's limit of \(Self.headerLimit) bytes")
         }
-        let pointer = UnsafeRawPointer(mapped)
-        do {
-            let headerLength = UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
-            guard headerLength <= UInt64(Self.headerLimit) else {
-                throw PumaIOError.corruptSafetensors(file: path, reason: "header length \(headerLength) is above the format's limit of \(Self.headerLimit) bytes")
-            }
-            guard headerLength <= UInt64(size - 8) else {
-                throw PumaIOError.corruptSafetensors(file: path,
-                    reason: "header length \(headerLength) does not fit after the 8-byte length field in a file of \(size) bytes")
-            }
-            let header = Data(bytes: pointer + 8, count: Int(headerLength))
-            tensors = try Self.parseHeader(header, dataSize: size - 8 - Int(headerLength), path: path)
-            dataOffset = 8 + Int(headerLength)
-        } catch {
-            munmap(mapped, size)
-            throw error
+        guard headerLength <= UInt64(size - 8) else {
+            throw PumaIOError.corruptSafetensors(file: path,
+                reason: "header length \(headerLength) does not fit after the 8-byte length field in a file of \(size) bytes")
         }
-        base = pointer
-        mappedSize = size
+        let header = Data(bytes: pointer + 8, count: Int(headerLength))
+        tensors = try Self.parseHeader(header, dataSize: size - 8 - Int(headerLength), path: path)
+        dataOffset = 8 + Int(headerLength)
     }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
 
     /// The tensor's values widened to Float, in row-major order.
     public func floats(_ name: String) throws -> [Float] {
@@ -65,7 +40,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The tensor read in place from the mapping (nothing is copied until asked for).
     public func tensor(_ name: String) throws -> MappedTensor {
         guard let info = tensors[name] else { throw PumaIOError.missingTensor(name) }
-        return MappedTensor(info: info, base: base + dataOffset + info.byteRange.lowerBound, owner: self)
+        return MappedTensor(info: info, base: file.base + dataOffset + info.byteRange.lowerBound, owner: file)
     }
 
     static func parseHeader(_ header: Data, dataSize: Int, path: String) throws -> [String: TensorInfo] {

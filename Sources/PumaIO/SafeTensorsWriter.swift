@@ -19,19 +19,7 @@ public enum SafeTensorsWriter {
     }
 
     /// A tensor whose bytes are produced on demand (for checkpoints too large to hold).
-    public struct StreamedTensor: Sendable {
-        public var name: String
-        public var dtype: TensorDType
-        public var shape: [Int]
-
-        public init(name: String, dtype: TensorDType, shape: [Int]) {
-            self.name = name
-            self.dtype = dtype
-            self.shape = shape
-        }
-
-        public var byteCount: Int { shape.reduce(1, *) * dtype.blockBytes }
-    }
+    public typealias StreamedTensor = TensorSpec
 
     /// Writes a safetensors file without holding its data: the header first, then each tensor (in
     /// the order given) in chunks that `produce(tensor, byteOffset, buffer)` fills, at most
