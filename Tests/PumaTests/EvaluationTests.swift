@@ -74,6 +74,10 @@ struct EvaluationTests {
         let windows = Evaluation.windows(tokens: tokens, bos: 1, window: 9, maxWindows: nil)
         #expect(windows.allSatisfy { $0.first == 1 && $0.count <= 9 } && windows.flatMap { $0.dropFirst() } == tokens)
         #expect(Evaluation.windows(tokens: tokens, bos: 1, window: 9, maxWindows: 2).count == 2)
+        // A model that adds no BOS: consecutive windows of the text itself, a lone last token dropped.
+        let bare = Evaluation.windows(tokens: Array(1...19).map(Int32.init), bos: nil, window: 6, maxWindows: nil)
+        #expect(bare == [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], [13, 14, 15, 16, 17, 18]])
+        #expect(Evaluation.windows(tokens: Array(1...20).map(Int32.init), bos: nil, window: 6, maxWindows: nil).last == [19, 20])
         let nll = try Evaluation.negativeLogLikelihood(windows: windows, makeModel: Self.plain)
         #expect(nll.tokens == tokens.count)
         // Reference: each scored token from a fresh forward over its whole prefix (no KV cache),
