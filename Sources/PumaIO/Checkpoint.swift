@@ -12,15 +12,6 @@ public final class Checkpoint: @unchecked Sendable {
     public let files: [(path: String, format: String, tensors: [TensorInfo])]
     private let table: [String: MappedTensor]
 
-    /// Opens a Hugging Face directory or a GGUF file (recognised by its magic).
-    public static func open(_ url: URL) throws -> Checkpoint {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-            return try Checkpoint(gguf: GGUFFile(url: url))
-        }
-        return try Checkpoint(directory: url)
-    }
-
     /// A GGUF file's tensors and configuration (`GGUFLlama`).
     public init(gguf file: GGUFFile) throws {
         location = URL(fileURLWithPath: file.path)
