@@ -1,7 +1,7 @@
 /* Dequantization of llama.cpp's block formats (GGUF tensors) to Float32, element for element equal to
  * the reference `gguf` Python package (gguf-py `quants.py`, itself equal to ggml's `dequantize_row_*`):
- * the same products in the same order, in single precision, never fused. Q8_0, Q4_0, Q4_1, Q4_K and
- * Q6_K have AVX-512 versions chosen at run time (16 elements per instruction). */
+ * the same products in the same order, in single precision, never fused. Each has an AVX-512 version
+ * chosen at run time (16 elements per instruction). */
 #include "puma_kernels.h"
 #include "half.h"
 
@@ -171,6 +171,27 @@ AVX512 static void q4_k_avx512(const uint8_t *b, float *y) {
     }
 }
 
+AVX512 static void q5_k_avx512(const uint8_t *b, float *y) {
+    const float d = half(b), dmin = half(b + 2);
+    const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
+    const __m128i nibble = _mm_set1_epi8(0x0F), one = _mm_set1_epi8(1);
+    for (int j = 0; j < 8; j += 2, ql += 32, y += 64) {
+        uint8_t sc, m;
+        scale_min_k4(j, scales, &sc, &m);
+        const __m512 d1 = _mm512_set1_ps(d * (float)sc), m1 = _mm512_set1_ps(dmin * (float)m);
+        scale_min_k4(j + 1, scales, &sc, &m);
+        const __m512 d2 = _mm512_set1_ps(d * (float)sc), m2 = _mm512_set1_ps(dmin * (float)m);
+        for (int l = 0; l < 32; l += 16) {
+            const __m128i v = _mm_loadu_si128((const __m128i *)(ql + l)), h = _mm_loadu_si128((const __m128i *)(qh + l));
+            /* Bit j (j + 1) of qh is the fifth bit of the low (high) nibble's value: shift it to bit 4. */
+            const __m128i h1 = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, j), one), 4);
+            const __m128i h2 = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(h, j + 1), one), 4);
+            _mm512_storeu_ps(y + l, _mm512_sub_ps(_mm512_mul_ps(d1, u8_ps(_mm_or_si128(_mm_and_si128(v, nibble), h1))), m1));
+            _mm512_storeu_ps(y + 32 + l, _mm512_sub_ps(_mm512_mul_ps(d2, u8_ps(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 4), nibble), h2))), m2));
+        }
+    }
+}
+
 AVX512 static void q6_k_avx512(const uint8_t *b, float *y) {
     const uint8_t *ql = b, *qh = b + 128;
     const int8_t *sc = (const int8_t *)(b + 192);
@@ -214,7 +235,7 @@ void puma_dequantize(const void *src, puma_dtype dtype, size_t blocks, float *ou
     case PUMA_Q4_0: one = PICK(q4_0); break;
     case PUMA_Q4_1: one = PICK(q4_1); break;
     case PUMA_Q4_K: one = PICK(q4_k); break;
-    case PUMA_Q5_K: one = q5_k; break;
+    case PUMA_Q5_K: one = PICK(q5_k); break;
     case PUMA_Q6_K: one = PICK(q6_k); break;
     }
 #undef PICK

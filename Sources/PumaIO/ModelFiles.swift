@@ -30,7 +30,7 @@ public struct ModelFiles: @unchecked Sendable {
             let data = try InputFile.read(configURL)
             configText = String(decoding: data, as: UTF8.self)
             configuration = try LlamaConfiguration.parse(data, file: configURL.path)
-            tokenizer = try Tokenizer.load(directory: url)
+            tokenizer = try Tokenizer.load(directory: url, defaultBOS: configuration.bosTokenId, defaultEOS: configuration.eosTokenId)
             chatTemplate = try Self.chatTemplate(directory: url)
         } else {
             try InputFile.check(url)

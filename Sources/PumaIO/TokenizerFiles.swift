@@ -4,15 +4,16 @@ import Foundation
 /// `tokenizer.json` (byte-level BPE, with `tokenizer_config.json`), or a GGUF file's `tokenizer.ggml.*`
 /// keys (`llama`: SentencePiece rebuilt from the pieces, scores and types; `gpt2`: byte-level BPE).
 extension Tokenizer {
-    /// The tokenizer of a Hugging Face directory: `tokenizer.model` when present, else `tokenizer.json`.
-    public static func load(directory: URL) throws -> Tokenizer {
+    /// The tokenizer of a Hugging Face directory: `tokenizer.model` when present, else `tokenizer.json`,
+    /// whose BOS and EOS are tokenizer_config.json's or else `defaultBOS`, `defaultEOS` (config.json's ids).
+    public static func load(directory: URL, defaultBOS: Int? = nil, defaultEOS: Int? = nil) throws -> Tokenizer {
         let spm = directory.appendingPathComponent("tokenizer.model")
         let json = directory.appendingPathComponent("tokenizer.json")
         let settings = try TokenizerSettings(directory: directory)
         if FileManager.default.fileExists(atPath: spm.path) || !FileManager.default.fileExists(atPath: json.path) {
             return settings.addBOS == false ? try Tokenizer(url: spm, addsBOS: false) : try Tokenizer(url: spm)
         }
-        return try loadJSON(json, settings: settings)
+        return try loadJSON(json, settings: settings, defaultBOS: defaultBOS, defaultEOS: defaultEOS)
     }
 
     /// A SentencePiece file whose `add_bos_token` is set by the directory's tokenizer_config.json.
@@ -50,7 +51,7 @@ extension Tokenizer {
     /// The regular expression LLaMA-3's `tokenizer.json` splits with (a `Split` pre-tokenizer).
     static let llama3Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
-    static func loadJSON(_ url: URL, settings: TokenizerSettings) throws -> Tokenizer {
+    static func loadJSON(_ url: URL, settings: TokenizerSettings, defaultBOS: Int?, defaultEOS: Int?) throws -> Tokenizer {
         let path = url.path
         func invalid(_ key: String, _ reason: String) -> PumaIOError { .invalidValue(file: path, key: key, reason: reason) }
         let data = try InputFile.read(url, limit: InputFile.tokenizerLimit)
@@ -104,7 +105,9 @@ extension Tokenizer {
         let pre = try preTokenizer(root["pre_tokenizer"], file: path)
         let bpe = try BPETokenizer(tokens: tokens.map { $0! }, merges: merges, added: added, control: control,
                                    preTokenizer: pre, ignoreMerges: model["ignore_merges"] as? Bool ?? false, source: path)
-        func id(_ text: String?) -> Int32 { text.flatMap(bpe.id(of:)) ?? -1 }
+        func id(_ text: String?, _ fallback: Int? = nil) -> Int32 {
+            text.flatMap(bpe.id(of:)) ?? fallback.flatMap { (0..<tokens.count).contains($0) ? Int32($0) : nil } ?? -1
+        }
         // LLaMA-3 adds BOS through its post-processor rather than add_bos_token.
         var postBOS = false
         if let post = root["post_processor"] as? [String: Any] {
@@ -114,7 +117,7 @@ extension Tokenizer {
                    first["id"] as? String == settings.bosToken { postBOS = true }
             }
         }
-        return Tokenizer(bpe: bpe, bosId: id(settings.bosToken), eosId: id(settings.eosToken), unkId: id(settings.unkToken),
+        return Tokenizer(bpe: bpe, bosId: id(settings.bosToken, defaultBOS), eosId: id(settings.eosToken, defaultEOS), unkId: id(settings.unkToken),
                          addsBOS: settings.addBOS ?? postBOS)
     }
 

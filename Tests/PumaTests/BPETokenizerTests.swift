@@ -83,6 +83,11 @@ struct BPETokenizerTests {
         let tokenizer = try Tokenizer.load(directory: dir)
         #expect(tokenizer.bosId == 1 && tokenizer.eosId == 2 && !tokenizer.addsBOS)
         for (text, expected) in zip(strings, ids["smollm"]!) { #expect(try tokenizer.encode(text) == expected, "\(text.debugDescription)") }
+        // Without tokenizer_config.json the special ids come from config.json's (the caller's defaults).
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("tokenizer_config.json"))
+        let bare = try Tokenizer.load(directory: dir, defaultBOS: 1, defaultEOS: 2)
+        #expect(bare.bosId == 1 && bare.eosId == 2 && !bare.addsBOS)
+        #expect(try Tokenizer.load(directory: dir).bosId == -1)
         try write(preTokenizer: byteLevel, addBOS: true)
         let gpt2 = try Tokenizer.load(directory: dir)
         #expect(gpt2.addsBOS && gpt2.kind == "byte-level BPE (gpt-2)")
