@@ -14,8 +14,8 @@ public final class BPETokenizer: @unchecked Sendable {
     let preTokenizer: PreTokenizer
     /// LLaMA-3: a word that is itself a token is taken whole, before any merge.
     let ignoreMerges: Bool
-    /// Added tokens matched literally in the text, longest first at each position.
-    let added: [(text: [Unicode.Scalar], id: Int32)]
+    /// Added tokens matched literally in the text, by their first scalar, longest first.
+    let added: [Unicode.Scalar: [(text: [Unicode.Scalar], id: Int32)]]
     /// Ids of control tokens (decoded to nothing, as SentencePiece does with BOS and EOS).
     public let control: Set<Int32>
     /// Ids of added tokens stored as literal text rather than byte characters.
@@ -68,7 +68,8 @@ public final class BPETokenizer: @unchecked Sendable {
         byteIds = Self.byteCharacters.map { ids[String(Character($0))] }
         if byteIds.filter({ $0 != nil }).count < 128 { throw invalid("the vocabulary lacks most of the 256 byte tokens (not a byte-level BPE)") }
         for (id, _) in added where !(0..<Int32(tokens.count)).contains(id) { throw invalid("added token id \(id) is outside the vocabulary") }
-        self.added = added.filter { !$0.text.isEmpty }.map { (Array($0.text.unicodeScalars), $0.id) }.sorted { $0.text.count > $1.text.count }
+        self.added = Dictionary(grouping: added.filter { !$0.text.isEmpty }.map { (text: Array($0.text.unicodeScalars), id: $0.id) },
+                                by: { $0.text[0] }).mapValues { $0.sorted { $0.text.count > $1.text.count } }
         self.control = control
         literal = Set(added.map(\.id))
         self.preTokenizer = preTokenizer
@@ -88,7 +89,7 @@ public final class BPETokenizer: @unchecked Sendable {
             }
         }
         while i < scalars.count {
-            if let match = added.first(where: { i + $0.text.count <= scalars.count && scalars[i..<(i + $0.text.count)].elementsEqual($0.text) }) {
+            if let match = added[scalars[i]]?.first(where: { i + $0.text.count <= scalars.count && scalars[i..<(i + $0.text.count)].elementsEqual($0.text) }) {
                 flush(i)
                 out.append(match.id)
                 i += match.text.count
@@ -106,9 +107,11 @@ public final class BPETokenizer: @unchecked Sendable {
         lock.lock()
         if let hit = cache[word] { lock.unlock(); return hit }
         lock.unlock()
-        var symbols = word.utf8.compactMap { byteIds[Int($0)] }
+        var symbols: [Int32]
         if ignoreMerges, let whole = ids[String(String.UnicodeScalarView(word.utf8.map { Self.byteCharacters[Int($0)] }))] {
             symbols = [whole]
+        } else {
+            symbols = word.utf8.compactMap { byteIds[Int($0)] }
         }
         while symbols.count > 1 {
             var best: (rank: Int32, at: Int, merged: Int32)? = nil

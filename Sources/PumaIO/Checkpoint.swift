@@ -12,21 +12,22 @@ public final class Checkpoint: @unchecked Sendable {
     public let files: [(path: String, format: String, tensors: [TensorInfo])]
     private let table: [String: MappedTensor]
 
-    /// A GGUF file's tensors and configuration (`GGUFLlama`).
-    public init(gguf file: GGUFFile) throws {
+    /// A GGUF file's tensors under `configuration` (`GGUFLlama.configuration` of it, when not given).
+    public init(gguf file: GGUFFile, configuration: LlamaConfiguration? = nil) throws {
         location = URL(fileURLWithPath: file.path)
-        configuration = try GGUFLlama.configuration(file)
+        self.configuration = try configuration ?? GGUFLlama.configuration(file)
         files = [(file.path, "GGUF v\(file.version)", file.tensors.values.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound })]
-        table = try GGUFLlama.tensors(file, configuration: configuration)
+        table = try GGUFLlama.tensors(file, configuration: self.configuration)
     }
 
-    public init(directory: URL) throws {
+    /// A Hugging Face directory's shards, under `configuration` (its config.json, read when not given).
+    public init(directory: URL, configuration: LlamaConfiguration? = nil) throws {
         location = directory
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw PumaIOError.missingFile("model directory \(directory.path)")
         }
-        configuration = try LlamaConfiguration.load(from: directory.appendingPathComponent("config.json"))
+        self.configuration = try configuration ?? LlamaConfiguration.load(from: directory.appendingPathComponent("config.json"))
 
         let indexURL = directory.appendingPathComponent("model.safetensors.index.json")
         var shards: [SafeTensorsFile] = []

@@ -86,9 +86,6 @@ public final class GGUFFile: @unchecked Sendable {
         return MappedTensor(info: info, base: file.base + dataOffset + info.byteRange.lowerBound, owner: file)
     }
 
-    /// Bytes of the data area that tensors occupy.
-    public var tensorBytes: Int { tensors.values.reduce(0) { $0 + $1.byteRange.count } }
-
     // MARK: Parsing
 
     /// A bounds-checked little-endian reader over the mapped bytes.

@@ -96,6 +96,33 @@ public enum GGUFLlama {
         return config
     }
 
+    /// The `llama.*` keys that describe `c` (what `configuration` reads back; RoPE scaling is not written).
+    public static func metadata(_ c: LlamaConfiguration) -> [(String, GGUFValue)] {
+        [
+            ("general.architecture", .string("llama")),
+            ("llama.block_count", .uint(UInt64(c.numHiddenLayers))), ("llama.context_length", .uint(UInt64(c.maxPositionEmbeddings))),
+            ("llama.embedding_length", .uint(UInt64(c.hiddenSize))), ("llama.feed_forward_length", .uint(UInt64(c.intermediateSize))),
+            ("llama.attention.head_count", .uint(UInt64(c.numAttentionHeads))), ("llama.attention.head_count_kv", .uint(UInt64(c.numKeyValueHeads))),
+            ("llama.rope.dimension_count", .uint(UInt64(c.headDim))),
+            ("llama.rope.freq_base", .float(c.ropeTheta)), ("llama.attention.layer_norm_rms_epsilon", .float(c.rmsNormEps)),
+        ]
+    }
+
+    /// A SentencePiece tokenizer as GGUF's `llama` tokenizer keys: pieces, scores, types, special ids.
+    public static func vocabulary(_ tokenizer: Tokenizer) -> [(String, GGUFValue)] {
+        let ids = 0..<Int32(tokenizer.pieceCount)
+        var keys: [(String, GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("llama")),
+            ("tokenizer.ggml.tokens", .array(ids.map { .string(tokenizer.piece($0) ?? "") })),
+            ("tokenizer.ggml.scores", .array(ids.map { .float(Double(tokenizer.sentencePieceEntry($0)?.score ?? 0)) })),
+            ("tokenizer.ggml.token_type", .array(ids.map { .int(Int64(tokenizer.sentencePieceEntry($0)?.type ?? 1)) })),
+        ]
+        for (key, id) in [("bos", tokenizer.bosId), ("eos", tokenizer.eosId), ("unknown", tokenizer.unkId)] where id >= 0 {
+            keys.append(("tokenizer.ggml.\(key)_token_id", .uint(UInt64(id))))
+        }
+        return keys
+    }
+
     /// GGUF tensor names → Hugging Face names (layer tensors `blk.N.…`).
     static let globalNames = ["token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
                               "output.weight": "lm_head.weight"]

@@ -174,7 +174,7 @@ public struct MappedTensorView: @unchecked Sendable {
     let rowLength: Int
     let rowOrder: [Int32]?
 
-    /// Elements dequantized per step for block formats (16 blocks of 256, 64 KB of Float32 on the stack).
+    /// Elements dequantized per step for block formats (16 blocks of 256: 16 KB of Float32 on the stack).
     static let chunk = 4096
 
     /// Calls `body(stored, count, done)` for each run of elements [offset, offset + n) that is contiguous
@@ -203,7 +203,7 @@ public struct MappedTensorView: @unchecked Sendable {
     func withPlain(stored: Int, count n: Int, _ body: (UnsafeRawPointer, puma_dtype, Int, Int) -> Void) {
         if dtype.isPlain { body(base + stored * dtype.blockBytes, dtype.kernelType, n, 0); return }
         let blockSize = dtype.blockElements
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.chunk + blockSize) { buffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.chunk) { buffer in
             var done = 0
             while done < n {
                 let e = stored + done

@@ -30,8 +30,9 @@ public struct ModelFiles: @unchecked Sendable {
             let data = try InputFile.read(configURL)
             configText = String(decoding: data, as: UTF8.self)
             configuration = try LlamaConfiguration.parse(data, file: configURL.path)
-            tokenizer = try Tokenizer.load(directory: url, defaultBOS: configuration.bosTokenId, defaultEOS: configuration.eosTokenId)
-            chatTemplate = try Self.chatTemplate(directory: url)
+            let settings = try Tokenizer.TokenizerSettings(directory: url)
+            tokenizer = try Tokenizer.load(directory: url, settings: settings, defaultBOS: configuration.bosTokenId, defaultEOS: configuration.eosTokenId)
+            chatTemplate = settings.chatTemplate
         } else {
             try InputFile.check(url)
             guard GGUFFile.hasMagic(url) else {
@@ -54,19 +55,7 @@ public struct ModelFiles: @unchecked Sendable {
 
     /// The weights, mapped (nothing is read until a tensor is).
     public func checkpoint() throws -> Checkpoint {
-        if let gguf { return try Checkpoint(gguf: gguf) }
-        return try Checkpoint(directory: location)
-    }
-
-    /// tokenizer_config.json's `chat_template` (a string, or the entry named "default" of a list).
-    static func chatTemplate(directory: URL) throws -> String? {
-        let url = directory.appendingPathComponent("tokenizer_config.json")
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        guard let root = (try? JSONSerialization.jsonObject(with: try InputFile.read(url))) as? [String: Any] else {
-            throw PumaIOError.invalidJSON(file: url.path, reason: "expected a JSON object")
-        }
-        if let text = root["chat_template"] as? String { return text }
-        let list = root["chat_template"] as? [[String: Any]] ?? []
-        return list.first { $0["name"] as? String == "default" }?["template"] as? String
+        if let gguf { return try Checkpoint(gguf: gguf, configuration: configuration) }
+        return try Checkpoint(directory: location, configuration: configuration)
     }
 }

@@ -19,14 +19,15 @@ public final class Tokenizer: @unchecked Sendable {
     /// "SentencePiece" or "byte-level BPE (smollm)", for `puma inspect`.
     public let kind: String
 
-    /// A SentencePiece `tokenizer.model`.
-    public convenience init(url: URL) throws {
+    /// A SentencePiece `tokenizer.model`; prompts start with BOS unless `addsBOS` is false
+    /// (tokenizer_config.json's `add_bos_token`).
+    public convenience init(url: URL, addsBOS: Bool = true) throws {
         try InputFile.check(url, limit: InputFile.tokenizerLimit)
         var error = [CChar](repeating: 0, count: 512)
         guard let loaded = spm_load(url.path, &error, error.count) else {
             throw PumaIOError.tokenizer("cannot load tokenizer \(url.path): \(Self.text(error))")
         }
-        self.init(sentencePiece: loaded, addsBOS: true)
+        self.init(sentencePiece: loaded, addsBOS: addsBOS)
     }
 
     /// A serialized SentencePiece model (`source` names it in errors).

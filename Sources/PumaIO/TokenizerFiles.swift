@@ -7,28 +7,26 @@ extension Tokenizer {
     /// The tokenizer of a Hugging Face directory: `tokenizer.model` when present, else `tokenizer.json`,
     /// whose BOS and EOS are tokenizer_config.json's or else `defaultBOS`, `defaultEOS` (config.json's ids).
     public static func load(directory: URL, defaultBOS: Int? = nil, defaultEOS: Int? = nil) throws -> Tokenizer {
+        try load(directory: directory, settings: TokenizerSettings(directory: directory), defaultBOS: defaultBOS, defaultEOS: defaultEOS)
+    }
+
+    static func load(directory: URL, settings: TokenizerSettings, defaultBOS: Int?, defaultEOS: Int?) throws -> Tokenizer {
         let spm = directory.appendingPathComponent("tokenizer.model")
         let json = directory.appendingPathComponent("tokenizer.json")
-        let settings = try TokenizerSettings(directory: directory)
         if FileManager.default.fileExists(atPath: spm.path) || !FileManager.default.fileExists(atPath: json.path) {
-            return settings.addBOS == false ? try Tokenizer(url: spm, addsBOS: false) : try Tokenizer(url: spm)
+            return try Tokenizer(url: spm, addsBOS: settings.addBOS ?? true)
         }
         return try loadJSON(json, settings: settings, defaultBOS: defaultBOS, defaultEOS: defaultEOS)
     }
 
-    /// A SentencePiece file whose `add_bos_token` is set by the directory's tokenizer_config.json.
-    convenience init(url: URL, addsBOS: Bool) throws {
-        try InputFile.check(url, limit: InputFile.tokenizerLimit)
-        let data = try InputFile.read(url, limit: InputFile.tokenizerLimit)
-        try self.init(sentencePieceModel: Array(data), addsBOS: addsBOS, source: url.path)
-    }
-
-    /// `tokenizer_config.json`'s few settings that change ids: `add_bos_token` and the BOS/EOS texts.
+    /// `tokenizer_config.json`'s few settings that change ids (`add_bos_token`, the BOS/EOS texts) and
+    /// the chat template it stores (`chat_template`: a string, or the entry named "default" of a list).
     struct TokenizerSettings {
         var addBOS: Bool?
         var bosToken: String?
         var eosToken: String?
         var unkToken: String?
+        var chatTemplate: String?
 
         init(directory: URL) throws {
             let url = directory.appendingPathComponent("tokenizer_config.json")
@@ -45,6 +43,8 @@ extension Tokenizer {
             bosToken = token("bos_token")
             eosToken = token("eos_token")
             unkToken = token("unk_token")
+            chatTemplate = root["chat_template"] as? String
+                ?? (root["chat_template"] as? [[String: Any]])?.first { $0["name"] as? String == "default" }?["template"] as? String
         }
     }
 

@@ -93,20 +93,8 @@ public enum SyntheticCheckpoint {
                                  progress: (Int, Int) -> Void = { _, _ in }) throws {
         precondition(ggufTypes.contains(type), "writeGGUF fills \(ggufTypes.map(\.rawValue))")
         let tokenizer = try Tokenizer(url: url)
-        let ids = (0..<Int32(tokenizer.pieceCount))
-        let metadata: [(String, GGUFValue)] = [
-            ("general.architecture", .string("llama")), ("general.name", .string("puma make-model (random weights)")),
-            ("llama.block_count", .uint(UInt64(c.numHiddenLayers))), ("llama.context_length", .uint(UInt64(c.maxPositionEmbeddings))),
-            ("llama.embedding_length", .uint(UInt64(c.hiddenSize))), ("llama.feed_forward_length", .uint(UInt64(c.intermediateSize))),
-            ("llama.attention.head_count", .uint(UInt64(c.numAttentionHeads))), ("llama.attention.head_count_kv", .uint(UInt64(c.numKeyValueHeads))),
-            ("llama.rope.freq_base", .float(c.ropeTheta)), ("llama.attention.layer_norm_rms_epsilon", .float(c.rmsNormEps)),
-            ("tokenizer.ggml.model", .string("llama")),
-            ("tokenizer.ggml.tokens", .array(ids.map { .string(tokenizer.piece($0) ?? "") })),
-            ("tokenizer.ggml.scores", .array(ids.map { .float(Double(tokenizer.sentencePieceEntry($0)?.score ?? 0)) })),
-            ("tokenizer.ggml.token_type", .array(ids.map { .int(Int64(tokenizer.sentencePieceEntry($0)?.type ?? 1)) })),
-            ("tokenizer.ggml.bos_token_id", .uint(UInt64(max(tokenizer.bosId, 0)))), ("tokenizer.ggml.eos_token_id", .uint(UInt64(max(tokenizer.eosId, 0)))),
-            ("tokenizer.ggml.unknown_token_id", .uint(UInt64(max(tokenizer.unkId, 0)))),
-        ]
+        let metadata = GGUFLlama.metadata(c) + [("general.name", .string("puma make-model (random weights)"))]
+            + GGUFLlama.vocabulary(tokenizer)
         let hf = LlamaWeights.expectedTensors(c).filter { !(c.tieWordEmbeddings && $0.name == "lm_head.weight") }
         // Rows that are not whole blocks of `type` fall back to Q8_0, else F16 (as llama.cpp's quantizer does).
         func typeOf(_ shape: [Int]) -> TensorDType {

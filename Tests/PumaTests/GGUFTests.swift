@@ -9,32 +9,25 @@ import Testing
 enum GGUFFixtures {
     /// stories260K (Hugging Face, F32) written as a llama.cpp GGUF: `llama.*` keys, GGUF tensor names,
     /// q/k rows permuted for llama.cpp's RoPE, tied embeddings (no output.weight), its SentencePiece
-    /// vocabulary as `tokenizer.ggml.model = llama` (pieces, scores, types). `embeddingType` F32 keeps
-    /// every value exact.
-    static func stories(to url: URL, embeddingType: TensorDType = .f32, extraMetadata: [(String, GGUFValue)] = []) throws {
+    /// vocabulary as `tokenizer.ggml.model = llama` (pieces, scores, types). F32 keeps every value exact.
+    static func stories(to url: URL) throws {
         let source = try Checkpoint(directory: Fixtures.stories)
         let c = source.configuration
         let tokenizer = try Tokenizer(url: Fixtures.stories.appendingPathComponent("tokenizer.model"))
-        var metadata: [(String, GGUFValue)] = [
-            ("general.architecture", .string("llama")), ("general.name", .string("stories260K")),
-            ("llama.block_count", .uint(UInt64(c.numHiddenLayers))), ("llama.context_length", .uint(UInt64(c.maxPositionEmbeddings))),
-            ("llama.embedding_length", .uint(UInt64(c.hiddenSize))), ("llama.feed_forward_length", .uint(UInt64(c.intermediateSize))),
-            ("llama.attention.head_count", .uint(UInt64(c.numAttentionHeads))),
-            ("llama.attention.head_count_kv", .uint(UInt64(c.numKeyValueHeads))),
-            ("llama.rope.freq_base", .float(c.ropeTheta)), ("llama.attention.layer_norm_rms_epsilon", .float(c.rmsNormEps)),
-            ("llama.rope.dimension_count", .uint(UInt64(c.headDim))),
-        ] + spmVocabulary(tokenizer) + [
+        let metadata = GGUFLlama.metadata(c) + [("general.name", .string("stories260K"))] + GGUFLlama.vocabulary(tokenizer) + [
             // stories260K's SentencePiece model collapses runs of spaces (llama.cpp's key for it).
-            ("tokenizer.ggml.remove_extra_whitespaces", .bool(true)),("tokenizer.chat_template", .string("{{ bos_token }}[INST] {{ message['content'] }} [/INST]"))]
-        metadata += extraMetadata
+            ("tokenizer.ggml.remove_extra_whitespaces", .bool(true)),
+            ("tokenizer.chat_template", .string("{{ bos_token }}[INST] {{ message['content'] }} [/INST]")),
+        ]
         var tensors: [(GGUFWriter.Tensor, [UInt8])] = []
-        func add(_ gguf: String, _ hf: String, permuteHeads: Int? = nil, type: TensorDType = .f32) throws {
+        func add(_ gguf: String, _ hf: String, permuteHeads: Int? = nil) throws {
             var values = try source.floats(hf, shape: source.info(hf)!.shape)
             let shape = source.info(hf)!.shape
             if let heads = permuteHeads { values = permuteForLlamaCpp(values, heads: heads, columns: shape[1]) }
-            tensors.append((.init(name: gguf, dtype: type, shape: shape), encode(values, as: type)))
+            let bytes = SafeTensorsWriter.bytes(of: .init(name: gguf, dtype: .f32, shape: shape, values: values))
+            tensors.append((.init(name: gguf, dtype: .f32, shape: shape), [UInt8](bytes)))
         }
-        try add("token_embd.weight", "model.embed_tokens.weight", type: embeddingType)
+        try add("token_embd.weight", "model.embed_tokens.weight")
         for l in 0..<c.numHiddenLayers {
             let p = "model.layers.\(l)."
             try add("blk.\(l).attn_norm.weight", p + "input_layernorm.weight")
@@ -51,19 +44,6 @@ enum GGUFFixtures {
         try GGUFWriter.write(to: url, metadata: metadata, tensors: tensors)
     }
 
-    /// A SentencePiece tokenizer's vocabulary as GGUF's `llama` tokenizer keys.
-    static func spmVocabulary(_ tokenizer: Tokenizer) -> [(String, GGUFValue)] {
-        let ids = (0..<Int32(tokenizer.pieceCount))
-        return [
-            ("tokenizer.ggml.model", .string("llama")),
-            ("tokenizer.ggml.tokens", .array(ids.map { .string(tokenizer.piece($0)!) })),
-            ("tokenizer.ggml.scores", .array(ids.map { .float(Double(tokenizer.sentencePieceEntry($0)!.score)) })),
-            ("tokenizer.ggml.token_type", .array(ids.map { .int(Int64(tokenizer.sentencePieceEntry($0)!.type)) })),
-            ("tokenizer.ggml.bos_token_id", .uint(UInt64(tokenizer.bosId))), ("tokenizer.ggml.eos_token_id", .uint(UInt64(tokenizer.eosId))),
-            ("tokenizer.ggml.unknown_token_id", .uint(UInt64(tokenizer.unkId))),
-        ]
-    }
-
     /// llama.cpp's `permute` (convert_hf_to_gguf.py): row (h, j, i) of Hugging Face's layout is stored as row (h, i, j).
     static func permuteForLlamaCpp(_ w: [Float], heads: Int, columns: Int) -> [Float] {
         let rows = w.count / columns, headDim = rows / heads, half = headDim / 2
@@ -77,14 +57,6 @@ enum GGUFFixtures {
             }
         }
         return out
-    }
-
-    static func encode(_ values: [Float], as type: TensorDType) -> [UInt8] {
-        switch type {
-        case .f32: return values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
-        case .f16: return values.flatMap { withUnsafeBytes(of: Float16($0).bitPattern.littleEndian, Array.init) }
-        default: fatalError("the fixtures write F32 and F16")
-        }
     }
 
     /// The dequantization vectors (scripts/make-dequantization-vectors.py): per type, raw blocks and
@@ -239,7 +211,7 @@ struct GGUFTests {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("vocab.gguf")
-        try GGUFWriter.write(to: url, metadata: [("general.architecture", .string("llama"))] + GGUFFixtures.spmVocabulary(original), tensors: [])
+        try GGUFWriter.write(to: url, metadata: [("general.architecture", .string("llama"))] + GGUFLlama.vocabulary(original), tensors: [])
         let tokenizer = try Tokenizer.load(gguf: GGUFFile(url: url))
         #expect(tokenizer.pieceCount == 32000 && tokenizer.bosId == 1 && tokenizer.eosId == 2 && tokenizer.addsBOS)
         var inputs = try String(contentsOf: Fixtures.llamaTokenizer.appendingPathComponent("ggml-vocab-llama-spm.gguf.inp"), encoding: .utf8)

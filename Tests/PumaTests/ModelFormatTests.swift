@@ -99,7 +99,7 @@ struct ModelFormatTests {
         #expect(try GGUFLlama.configuration(GGUFFile(url: url)).ropeScaling == .linear(factor: 2))
         let factors = (0..<8).map { Float(1 + $0) }
         try GGUFWriter.write(to: url, metadata: keys, tensors: [(.init(name: "rope_freqs.weight", dtype: .f32, shape: [8]),
-                                                               factors.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })])
+                                                               [UInt8](SafeTensorsWriter.bytes(of: .init(name: "rope_freqs.weight", dtype: .f32, shape: [8], values: factors))))])
         #expect(try GGUFLlama.configuration(GGUFFile(url: url)).ropeScaling == .frequencyFactors(factors.map(Double.init)))
         try GGUFWriter.write(to: url, metadata: keys + [("llama.rope.scaling.type", .string("yarn"))], tensors: [])
         #expect(throws: PumaIOError.invalidValue(file: url.path, key: "llama.rope.scaling.type", reason: "'yarn' is not supported (puma applies linear and llama3)")) {
